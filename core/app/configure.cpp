@@ -1,0 +1,86 @@
+#include "app/configure.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+
+#include "options/core_options.hpp"
+
+extern char** environ;
+
+namespace trellis::core {
+
+namespace {
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return env;
+}
+
+std::vector<config::OptionDef> option_table(PluginLoader& loader) {
+  std::vector<config::OptionDef> defs = core_options();
+  for (auto& r : loader.loaded()) {
+    auto more = config::from_specs(r.descriptor->options, r.descriptor->option_count, r.name);
+    defs.insert(defs.end(), more.begin(), more.end());
+  }
+  return defs;
+}
+
+bool set_in_uwsgi_section(const config::Bootstrap& boot, const std::string& key) {
+  return std::any_of(boot.settings.begin(), boot.settings.end(),
+                     [&](const config::Setting& s) { return s.uwsgi_section && s.key == key; });
+}
+
+}  // namespace
+
+Configured configure(int argc, char** argv) {
+  Configured c;
+  config::BootstrapOptions bopts;
+  // The core reads these itself; they are not options.
+  bopts.ignore_env = {"TRELLIS_PLUGIN_DIR", "TRELLIS_TEST_HOOKS"};
+  c.bootstrap = config::bootstrap(std::span<const char* const>(argv, static_cast<size_t>(argc)), environment(), bopts);
+  c.loader = std::make_unique<PluginLoader>(plugin_search_dirs(c.bootstrap.plugin_dirs));
+  for (auto& p : c.bootstrap.plugins) c.loader->load(p);
+
+  config::ResolveOptions ropts;
+  ropts.lenient_uwsgi_sections = true;
+  for (;;) {
+    c.options = option_table(*c.loader);
+    try {
+      c.config = config::resolve(c.bootstrap, c.options, {}, ropts);
+      return c;
+    } catch (const config::ConfigError& e) {
+      if (e.kind != config::ConfigError::Kind::unknown_option &&
+          e.kind != config::ConfigError::Kind::plugin_not_loaded)
+        throw;
+      // Only now is it worth opening every available plugin: to tell an
+      // unknown option from one whose plugin is not loaded.
+      std::vector<config::OptionDef> others;
+      for (const PluginRecord* r : c.loader->scan_available()) {
+        auto more = config::from_specs(r->descriptor->options, r->descriptor->option_count, r->name);
+        others.insert(others.end(), more.begin(), more.end());
+      }
+      try {
+        c.config = config::resolve(c.bootstrap, c.options, others, ropts);
+        return c;
+      } catch (const config::ConfigError& e2) {
+        if (e2.kind == config::ConfigError::Kind::plugin_not_loaded && !e2.provider_plugin.empty() &&
+            set_in_uwsgi_section(c.bootstrap, e2.unknown_key)) {
+          spdlog::info("loading plugin '{}' for option '{}' of the uWSGI ini file", e2.provider_plugin,
+                       e2.unknown_key);
+          c.loader->load(e2.provider_plugin);
+          continue;
+        }
+        throw;
+      }
+    }
+  }
+}
+
+}  // namespace trellis::core

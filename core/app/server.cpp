@@ -1,0 +1,237 @@
+#include "app/server.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include "app/configure.hpp"
+#include "app/worker_main.hpp"
+#include "logging/log.hpp"
+#include "net/listener.hpp"
+#include "process/master.hpp"
+#include "process/scoreboard.hpp"
+
+namespace trellis::core {
+
+namespace {
+
+const char* kind_name(uint32_t kind) {
+  switch (kind) {
+    case TRELLIS_KIND_RUNTIME: return "runtime";
+    case TRELLIS_KIND_PROTOCOL: return "protocol";
+    case TRELLIS_KIND_LOCK_ENGINE: return "lock-engine";
+    default: return "general";
+  }
+}
+
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void print_plugins(PluginLoader& loader) {
+  std::printf("%-14s %-12s %-10s %s\n", "PLUGIN", "KIND", "VERSION", "PATH");
+  for (auto& r : loader.loaded())
+    std::printf("%-14s %-12s %-10s %s\n", r.name.c_str(), kind_name(r.descriptor->kind), r.descriptor->version,
+                r.path.c_str());
+}
+
+void drop_privileges(const config::Config& cfg) {
+  auto gid = cfg.get("gid");
+  auto uid = cfg.get("uid");
+  if (gid) {
+    char* end = nullptr;
+    gid_t g = static_cast<gid_t>(std::strtoul(gid->c_str(), &end, 10));
+    if (*end) {
+      group* gr = getgrnam(gid->c_str());
+      if (!gr) throw StartupError("unknown group '" + *gid + "' (--gid)");
+      g = gr->gr_gid;
+    }
+    if (setgroups(0, nullptr) != 0 && errno != EPERM) throw StartupError("setgroups failed");
+    if (setgid(g) != 0) throw StartupError("cannot switch to group '" + *gid + "': " + std::strerror(errno));
+  }
+  if (uid) {
+    char* end = nullptr;
+    uid_t u = static_cast<uid_t>(std::strtoul(uid->c_str(), &end, 10));
+    if (*end) {
+      passwd* pw = getpwnam(uid->c_str());
+      if (!pw) throw StartupError("unknown user '" + *uid + "' (--uid)");
+      u = pw->pw_uid;
+    }
+    if (setuid(u) != 0) throw StartupError("cannot switch to user '" + *uid + "': " + std::strerror(errno));
+  }
+  if (geteuid() == 0)
+    spdlog::warn("serving as root: use --uid and --gid to drop privileges after the sockets are bound");
+}
+
+void daemonize(const std::string& logfile) {
+  pid_t pid = fork();
+  if (pid < 0) throw StartupError(std::string("cannot daemonize: ") + std::strerror(errno));
+  if (pid > 0) _exit(0);
+  setsid();
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+  int out = open(logfile.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (out < 0) throw StartupError("cannot open the --daemonize log file " + logfile + ": " + std::strerror(errno));
+  dup2(out, STDOUT_FILENO);
+  dup2(out, STDERR_FILENO);
+}
+
+int listen_backlog(const config::Config& cfg) {
+  int somaxconn = net::kernel_somaxconn();
+  if (!cfg.was_set("listen")) return somaxconn > 0 ? std::min(1024, somaxconn) : 1024;
+  long long wanted = cfg.integer("listen", 1024);
+  if (wanted <= 0) throw StartupError("--listen must be positive");
+  if (somaxconn > 0 && wanted > somaxconn)
+    throw StartupError("--listen " + std::to_string(wanted) + " is above the kernel's limit net.core.somaxconn = " +
+                       std::to_string(somaxconn) + ": raise it with sysctl or lower --listen");
+  return static_cast<int>(wanted);
+}
+
+int positive(const config::Config& cfg, const char* name, long long fallback) {
+  long long v = cfg.integer(name, fallback);
+  if (v < 0) throw StartupError(std::string("--") + name + " must not be negative");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+int run_server(int argc, char** argv) {
+  log::init_early();
+  signal(SIGPIPE, SIG_IGN);
+  try {
+    Configured c = configure(argc, argv);
+    const config::Config& cfg = c.config;
+    if (c.bootstrap.version) {
+      std::printf("trellis %s (plugin ABI %u.%u, %s)\n", TRELLIS_VERSION, TRELLIS_ABI_MAJOR, TRELLIS_ABI_MINOR,
+                  TRELLIS_TOOLCHAIN_FINGERPRINT);
+      return 0;
+    }
+    if (c.bootstrap.help) {
+      std::cout << config::help_text(c.options);
+      return 0;
+    }
+    for (auto& w : cfg.warnings()) spdlog::warn("{}", w);
+    if (auto d = cfg.get("daemonize")) daemonize(*d);
+    log::configure(cfg.get("logto").value_or(""), cfg.get("log-level").value_or("info"));
+    log::set_process_label("master");
+
+    ServerState state;
+    state.config = &cfg;
+    state.context.option_values = [&cfg](std::string_view name) { return cfg.values(name); };
+    state.context.identity.processes = positive(cfg, "processes", 1);
+    state.context.identity.threads = std::max(1, positive(cfg, "threads", 1));
+    state.context.identity.pid = getpid();
+    if (state.context.identity.processes < 1) throw StartupError("--processes must be at least 1");
+
+    // The lock engines come with --lock-engine / --thunder-lock.
+    std::string engine = cfg.get("lock-engine").value_or(cfg.flag("thunder-lock") ? "pthread" : "");
+    if (!engine.empty() && engine != "none") c.loader->load("lock_engines");
+
+    for (auto& r : c.loader->loaded()) c.loader->create(r, state.context);
+    if (c.bootstrap.plugins_list) {
+      print_plugins(*c.loader);
+      return 0;
+    }
+    for (auto& r : c.loader->loaded()) {
+      if (r.instance->on_config() != sdk::Status::ok)
+        throw StartupError("plugin '" + r.name + "' rejected the configuration (see the messages above)");
+      state.plugins.push_back(r.instance);
+      if (auto* rt = r.instance->runtime()) {
+        state.runtimes.by_modifier.emplace(rt->modifier1(), rt);
+        state.context.runtime_modifiers.insert(rt->modifier1());
+      }
+    }
+    if (state.runtimes.by_modifier.empty())
+      throw StartupError("no application runtime plugin is loaded: add --plugin python");
+
+    // Sockets, before privileges are dropped.
+    net::BindOptions bind;
+    bind.backlog = listen_backlog(cfg);
+    bind.chmod = cfg.get("chmod-socket").value_or("");
+    bind.reuse_port = cfg.flag("reuse-port");
+    std::vector<std::string> vacuum;
+    for (auto& r : c.loader->loaded()) {
+      sdk::Protocol* proto = r.instance->protocol();
+      if (!proto) continue;
+      for (auto& text : cfg.values(proto->socket_option())) {
+        auto sock = std::make_unique<net::ListenSocket>(net::bind_listener(net::parse_address(text), bind));
+        if (cfg.flag("vacuum") && sock->address.kind == net::Address::Kind::unix_path)
+          vacuum.push_back(sock->address.path);
+        state.listeners.push_back({sock.get(), proto});
+        state.sockets.push_back(std::move(sock));
+      }
+    }
+    if (state.listeners.empty())
+      throw StartupError(
+          "no sockets to serve: add --http-socket ADDR (plugin http) or --socket ADDR (plugin uwsgi)");
+    drop_privileges(cfg);
+
+    if (!engine.empty()) {
+      CoreHost* engine_host = nullptr;
+      for (auto& r : c.loader->loaded()) {
+        if ((state.lock_engine = r.instance->lock_engine(engine))) {
+          engine_host = r.host.get();
+          break;
+        }
+      }
+      if (!state.lock_engine)
+        throw StartupError("unknown lock engine '" + engine + "': use pthread, flock, sem or none");
+      if (state.lock_engine->init_master(*engine_host) != sdk::Status::ok)
+        throw StartupError("lock engine '" + engine + "' failed to initialise (see above)");
+    }
+
+    int capacity = state.context.identity.processes * 2 + 16;
+    Scoreboard scoreboard(capacity, state.context.identity.threads);
+    state.scoreboard = &scoreboard;
+
+    MasterSettings ms;
+    ms.processes = state.context.identity.processes;
+    ms.harakiri_s = positive(cfg, "harakiri", 0);
+    ms.worker_reload_mercy_s = positive(cfg, "worker-reload-mercy", 60);
+    ms.pidfile = cfg.get("pidfile").value_or("");
+    ms.vacuum_paths = vacuum;
+    ms.touch_reload = cfg.get("touch-reload").value_or("");
+    if (!ms.pidfile.empty()) {
+      std::ofstream pf(ms.pidfile);
+      pf << getpid() << "\n";
+      if (!pf) throw StartupError("cannot write --pidfile " + ms.pidfile);
+    }
+
+    std::string plugin_names, socket_names;
+    for (auto& r : c.loader->loaded()) plugin_names += (plugin_names.empty() ? "" : ", ") + r.name;
+    for (auto& s : state.sockets)
+      socket_names += (socket_names.empty() ? "" : ", ") + s->address.text + " (" +
+                      (s->address.is_unix() ? s->address.path : s->local_host + ":" + s->local_port) + ")";
+    spdlog::info("trellis {} starting: master pid {}, plugins [{}], sockets [{}], {} workers x {} threads{}",
+                 TRELLIS_VERSION, getpid(), plugin_names, socket_names, ms.processes,
+                 state.context.identity.threads, engine.empty() ? "" : ", accept lock " + engine);
+
+    MasterHooks hooks;
+    hooks.before_fork = [&state] {
+      for (auto* p : state.plugins) p->before_fork();
+    };
+    hooks.worker_main = [&state](int id, int slot, std::uint64_t generation) {
+      return worker_main(state, id, slot, generation);
+    };
+    hooks.worker_died = [&state](pid_t pid) {
+      if (state.lock_engine) state.lock_engine->holder_died(pid);
+    };
+    Master master(ms, hooks, scoreboard);
+    return master.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "trellis: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace trellis::core

@@ -1,0 +1,3 @@
+#include "app/server.hpp"
+
+int main(int argc, char** argv) { return trellis::core::run_server(argc, argv); }

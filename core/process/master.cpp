@@ -1,0 +1,362 @@
+#include "process/master.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "logging/log.hpp"
+#include "process/sd_notify.hpp"
+
+namespace trellis::core {
+
+namespace {
+
+constexpr std::int64_t kFastDeathMs = 2000;
+constexpr std::int64_t kMaxRespawnDelayMs = 30000;
+constexpr std::int64_t kImmediateStopGraceMs = 3000;
+
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    return "was killed by signal " + std::to_string(sig) + " (SIG" + sigabbrev_np(sig) + ")" +
+           (WCOREDUMP(status) ? ", core dumped" : "");
+  }
+  return "ended with status " + std::to_string(status);
+}
+
+std::int64_t file_mtime_ns(const std::string& path) {
+  struct stat st{};
+  if (stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+Master::Master(MasterSettings settings, MasterHooks hooks, Scoreboard& scoreboard)
+    : settings_(std::move(settings)), hooks_(std::move(hooks)), scoreboard_(scoreboard) {
+  for (int s = scoreboard_.workers(); s >= 1; --s) free_slots_.push_back(s);
+}
+
+int Master::alloc_slot() {
+  if (free_slots_.empty()) return 0;
+  int s = free_slots_.back();
+  free_slots_.pop_back();
+  return s;
+}
+
+bool Master::spawn(int id, std::uint64_t generation) {
+  int slot = alloc_slot();
+  if (!slot) {
+    spdlog::error("no free worker slot for worker {} (too many workers alive at once)", id);
+    return false;
+  }
+  WorkerSlot& ws = scoreboard_.worker(slot);
+  std::uint64_t respawns = ws.respawns.load();
+  ws.~WorkerSlot();
+  new (&ws) WorkerSlot();
+  ws.respawns.store(respawns);
+  for (int t = 0; t < scoreboard_.threads(); ++t) {
+    CoreSlot& c = scoreboard_.core(slot, t);
+    c.busy_since_ms.store(0);
+    c.requests.store(0);
+    c.request_line[0] = '\0';
+  }
+  ws.generation.store(generation);
+  ws.spawned_at_ms.store(monotonic_ms());
+
+  if (hooks_.before_fork) hooks_.before_fork();
+  pid_t pid = fork();
+  if (pid < 0) {
+    spdlog::error("fork failed for worker {}: {}", id, std::strerror(errno));
+    free_slots_.push_back(slot);
+    return false;
+  }
+  if (pid == 0) {
+    close(signal_fd_);
+    ws.pid.store(getpid());
+    int code = hooks_.worker_main(id, slot, generation);
+    _exit(code);
+  }
+  ws.pid.store(pid);
+  Proc p;
+  p.id = id;
+  p.slot = slot;
+  p.generation = generation;
+  p.spawned_ms = monotonic_ms();
+  procs_[pid] = p;
+  spdlog::info("spawned worker {} (pid {}, generation {})", id, pid, generation);
+  return true;
+}
+
+int Master::run() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGTTIN, SIGTTOU}) sigaddset(&set, s);
+  signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) {
+    spdlog::critical("signalfd failed: {}", std::strerror(errno));
+    return 1;
+  }
+  if (!settings_.touch_reload.empty()) touch_mtime_ = file_mtime_ns(settings_.touch_reload);
+
+  for (int id = 1; id <= settings_.processes; ++id) spawn(id, generation_);
+
+  std::int64_t next_tick = 0;
+  while (!(stopping_ && procs_.empty())) {
+    pollfd p{signal_fd_, POLLIN, 0};
+    ::poll(&p, 1, 250);
+    signalfd_siginfo info{};
+    while (::read(signal_fd_, &info, sizeof info) == sizeof info) handle_signal(static_cast<int>(info.ssi_signo));
+    reap();
+    std::int64_t now = monotonic_ms();
+    if (now >= next_tick) {
+      tick(now);
+      next_tick = now + 250;
+    }
+  }
+  for (auto& path : settings_.vacuum_paths) unlink(path.c_str());
+  if (!settings_.pidfile.empty()) unlink(settings_.pidfile.c_str());
+  spdlog::info(fatal_ ? "trellis stopped after a fatal error" : "trellis stopped");
+  return fatal_ ? 1 : 0;
+}
+
+void Master::reap() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    on_exit(pid, status);
+  }
+}
+
+void Master::on_exit(pid_t pid, int status) {
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return;
+  Proc p = it->second;
+  procs_.erase(it);
+  if (hooks_.worker_died) hooks_.worker_died(pid);
+  WorkerSlot& ws = scoreboard_.worker(p.slot);
+  auto reason = static_cast<RecycleReason>(ws.recycle_reason.load());
+  bool was_ready = ws.ready.load() != 0;
+  ws.pid.store(0);
+  ws.ready.store(0);
+  free_slots_.push_back(p.slot);
+
+  std::int64_t now = monotonic_ms();
+  std::string how = describe_exit(status);
+  bool current = p.generation == generation_;
+  bool expected = stopping_ || p.term_sent_ms != 0 || reason != RecycleReason::none;
+
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kExitAppLoadFailed) {
+    bool others_serving = std::any_of(procs_.begin(), procs_.end(), [&](auto& kv) {
+      return scoreboard_.worker(kv.second.slot).ready.load() != 0;
+    });
+    if (current && generation_ > 1 && others_serving) {
+      spdlog::error(
+          "reload failed: worker {} (pid {}) of generation {} could not load the application (see the error above); "
+          "the previous generation keeps serving",
+          p.id, pid, p.generation);
+      for (auto& [opid, op] : procs_)
+        if (op.generation == generation_) stop_worker(opid, op, now);
+      generation_--;
+      return;
+    }
+    if (!stopping_) {
+      spdlog::critical("worker {} (pid {}) could not load the application (see the error above); stopping trellis",
+                       p.id, pid);
+      fatal_ = true;
+      begin_shutdown(false);
+    }
+    return;
+  }
+
+  if (expected) {
+    const char* why = reason == RecycleReason::max_requests    ? " after --max-requests"
+                      : reason == RecycleReason::reload_on_rss ? " after --reload-on-rss"
+                                                               : "";
+    spdlog::info("worker {} (pid {}) {}{}", p.id, pid, how, why);
+  } else if (p.harakiri) {
+    spdlog::warn("worker {} (pid {}) {} (harakiri)", p.id, pid, how);
+  } else {
+    spdlog::error("worker {} (pid {}) died unexpectedly: it {}", p.id, pid, how);
+  }
+  if (stopping_ || p.id > settings_.processes) return;
+  // A slot with a live current-generation worker needs nothing.
+  for (auto& [opid, op] : procs_)
+    if (op.id == p.id && op.generation == generation_ && op.term_sent_ms == 0) return;
+
+  Respawn& r = respawn_[p.id];
+  bool fast = now - p.spawned_ms < kFastDeathMs && !was_ready && !expected;
+  if (fast || (now - p.spawned_ms < kFastDeathMs && !expected)) {
+    r.fast_deaths++;
+  } else {
+    r.fast_deaths = 0;
+  }
+  std::int64_t delay = 0;
+  if (r.fast_deaths >= 2) {
+    delay = std::min<std::int64_t>(500LL << std::min(r.fast_deaths - 2, 10), kMaxRespawnDelayMs);
+    spdlog::warn("worker {} died {} times in a row within {} ms of starting; respawning in {} ms", p.id,
+                 r.fast_deaths, kFastDeathMs, delay);
+  }
+  ws.respawns.fetch_add(1);
+  r.due_ms = now + delay;
+  if (delay == 0) {
+    r.due_ms = 0;
+    if (spawn(p.id, generation_)) {
+      auto np = std::find_if(procs_.begin(), procs_.end(), [&](auto& kv) { return kv.second.id == p.id; });
+      if (np != procs_.end()) scoreboard_.worker(np->second.slot).respawns.store(ws.respawns.load());
+    }
+  }
+}
+
+void Master::stop_worker(pid_t pid, Proc& p, std::int64_t now) {
+  if (p.term_sent_ms) return;
+  p.term_sent_ms = now;
+  kill(pid, graceful_ ? SIGTERM : SIGINT);
+}
+
+void Master::tick(std::int64_t now) {
+  // Delayed respawns.
+  if (!stopping_) {
+    for (auto& [id, r] : respawn_) {
+      if (r.due_ms && now >= r.due_ms && id <= settings_.processes) {
+        r.due_ms = 0;
+        spawn(id, generation_);
+      }
+    }
+  }
+  // Reload: an old worker stops only once its successor is ready.
+  for (auto& [pid, p] : procs_) {
+    if (stopping_ || p.generation >= generation_ || p.term_sent_ms) continue;
+    bool successor_ready = std::any_of(procs_.begin(), procs_.end(), [&](auto& kv) {
+      return kv.second.id == p.id && kv.second.generation == generation_ &&
+             scoreboard_.worker(kv.second.slot).ready.load() != 0;
+    });
+    if (successor_ready || p.id > settings_.processes) stop_worker(pid, p, now);
+  }
+  // Harakiri and mercy.
+  for (auto& [pid, p] : procs_) {
+    if (p.killed) continue;
+    if (p.term_sent_ms && now - p.term_sent_ms > std::int64_t(settings_.worker_reload_mercy_s) * 1000) {
+      spdlog::warn("worker {} (pid {}) still busy {} s after it was asked to stop (--worker-reload-mercy); killing it",
+                   p.id, pid, settings_.worker_reload_mercy_s);
+      kill(pid, SIGKILL);
+      p.killed = true;
+      continue;
+    }
+    if (settings_.harakiri_s <= 0) continue;
+    for (int t = 0; t < scoreboard_.threads(); ++t) {
+      CoreSlot& c = scoreboard_.core(p.slot, t);
+      std::int64_t since = c.busy_since_ms.load(std::memory_order_relaxed);
+      if (since && now - since > std::int64_t(settings_.harakiri_s) * 1000) {
+        char line[sizeof c.request_line];
+        std::memcpy(line, c.request_line, sizeof line);
+        line[sizeof line - 1] = '\0';
+        spdlog::error("HARAKIRI: worker {} (pid {}) spent {:.1f} s on request '{}' (--harakiri {}); killing it", p.id,
+                      pid, double(now - since) / 1000.0, line, settings_.harakiri_s);
+        scoreboard_.worker(p.slot).harakiri_count.fetch_add(1);
+        kill(pid, SIGKILL);
+        p.killed = true;
+        p.harakiri = true;
+        break;
+      }
+    }
+  }
+  if (!announced_ready_ && !stopping_) {
+    int ready = 0;
+    for (auto& [pid, p] : procs_) ready += scoreboard_.worker(p.slot).ready.load() != 0;
+    if (ready >= settings_.processes) {
+      announced_ready_ = true;
+      spdlog::info("all {} workers are ready", settings_.processes);
+      sd_notify("READY=1");
+    }
+  }
+  if (stopping_ && !graceful_ && now - stop_started_ms_ > kImmediateStopGraceMs) {
+    for (auto& [pid, p] : procs_)
+      if (!p.killed) {
+        kill(pid, SIGKILL);
+        p.killed = true;
+      }
+  }
+  check_touch_reload();
+}
+
+void Master::check_touch_reload() {
+  if (settings_.touch_reload.empty() || stopping_) return;
+  std::int64_t m = file_mtime_ns(settings_.touch_reload);
+  if (m != touch_mtime_) {
+    touch_mtime_ = m;
+    start_reload("--touch-reload file changed");
+  }
+}
+
+void Master::start_reload(const char* why) {
+  if (stopping_) return;
+  generation_++;
+  spdlog::info("reloading ({}): starting generation {} with {} workers", why, generation_, settings_.processes);
+  sd_notify("RELOADING=1");
+  for (int id = 1; id <= settings_.processes; ++id) spawn(id, generation_);
+  announced_ready_ = false;
+}
+
+void Master::begin_shutdown(bool graceful) {
+  // Already stopping at least this hard; a second INT upgrades a graceful stop.
+  if (stopping_ && (graceful || !graceful_)) return;
+  stopping_ = true;
+  graceful_ = graceful;
+  stop_started_ms_ = monotonic_ms();
+  sd_notify("STOPPING=1");
+  spdlog::info(graceful ? "graceful shutdown: workers finish their requests" : "immediate shutdown");
+  for (auto& [pid, p] : procs_) {
+    p.term_sent_ms = 0;
+    stop_worker(pid, p, stop_started_ms_);
+  }
+}
+
+void Master::handle_signal(int signo) {
+  switch (signo) {
+    case SIGCHLD:
+      break;  // reaped by the loop
+    case SIGTERM:
+      begin_shutdown(true);
+      break;
+    case SIGINT:
+    case SIGQUIT:
+      begin_shutdown(false);
+      break;
+    case SIGHUP:
+      start_reload("SIGHUP");
+      break;
+    case SIGUSR1:
+      log::reopen();
+      for (auto& [pid, p] : procs_) kill(pid, SIGUSR1);
+      spdlog::info("log files reopened");
+      break;
+    case SIGTTIN:
+      if (stopping_) break;
+      settings_.processes++;
+      spdlog::info("SIGTTIN: adding worker {}", settings_.processes);
+      spawn(settings_.processes, generation_);
+      break;
+    case SIGTTOU:
+      if (stopping_ || settings_.processes <= 1) break;
+      spdlog::info("SIGTTOU: removing worker {}", settings_.processes);
+      for (auto& [pid, p] : procs_)
+        if (p.id == settings_.processes) stop_worker(pid, p, monotonic_ms());
+      settings_.processes--;
+      break;
+  }
+}
+
+}  // namespace trellis::core

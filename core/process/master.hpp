@@ -1,0 +1,87 @@
+// The master process: forks and supervises workers, enforces harakiri,
+// reacts to signals. It never runs application code; everything about
+// plugins reaches it through MasterHooks.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "process/scoreboard.hpp"
+
+namespace trellis::core {
+
+// A worker exits with this code when it could not load the application.
+constexpr int kExitAppLoadFailed = 22;
+
+struct MasterSettings {
+  int processes = 1;
+  int harakiri_s = 0;              // 0: off
+  int worker_reload_mercy_s = 60;  // drain time before SIGKILL
+  std::string pidfile;
+  std::vector<std::string> vacuum_paths;  // removed at exit (--vacuum)
+  std::string touch_reload;               // reload when this file's mtime changes
+};
+
+struct MasterHooks {
+  std::function<void()> before_fork;
+  // Runs in the child after fork; its return value is the exit code.
+  std::function<int(int id, int slot, std::uint64_t generation)> worker_main;
+  // A worker died: it may have held the accept lock.
+  std::function<void(pid_t pid)> worker_died;
+};
+
+class Master {
+ public:
+  Master(MasterSettings settings, MasterHooks hooks, Scoreboard& scoreboard);
+  // Returns the process exit code.
+  int run();
+
+ private:
+  struct Proc {
+    int id = 0;     // logical worker number, 1..processes
+    int slot = 0;   // scoreboard slot
+    std::uint64_t generation = 0;
+    std::int64_t spawned_ms = 0;
+    std::int64_t term_sent_ms = 0;  // 0: not asked to stop
+    bool killed = false;
+    bool harakiri = false;
+  };
+  struct Respawn {
+    int fast_deaths = 0;
+    std::int64_t due_ms = 0;  // 0: nothing pending
+  };
+
+  bool spawn(int id, std::uint64_t generation);
+  void reap();
+  void on_exit(pid_t pid, int status);
+  void tick(std::int64_t now);
+  void handle_signal(int signo);
+  void start_reload(const char* why);
+  void stop_worker(pid_t pid, Proc& p, std::int64_t now);
+  void begin_shutdown(bool graceful);
+  int live_workers() const { return static_cast<int>(procs_.size()); }
+  int alloc_slot();
+  void check_touch_reload();
+
+  MasterSettings settings_;
+  MasterHooks hooks_;
+  Scoreboard& scoreboard_;
+  std::map<pid_t, Proc> procs_;
+  std::map<int, Respawn> respawn_;
+  std::vector<int> free_slots_;
+  std::uint64_t generation_ = 1;
+  bool stopping_ = false;
+  bool graceful_ = true;
+  std::int64_t stop_started_ms_ = 0;
+  bool fatal_ = false;
+  bool announced_ready_ = false;
+  std::int64_t touch_mtime_ = 0;
+  int signal_fd_ = -1;
+};
+
+}  // namespace trellis::core

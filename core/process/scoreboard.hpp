@@ -1,0 +1,55 @@
+// Per-worker state shared between the master and its workers (MAP_SHARED,
+// allocated before the first fork). Workers write their own slot with relaxed
+// atomics and never take a lock on the request path; the master only reads,
+// except when it (re)assigns a slot to a new process.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace trellis::core {
+
+struct CoreSlot {  // one application thread
+  std::atomic<std::int64_t> busy_since_ms{0};  // 0 when idle
+  std::atomic<std::uint64_t> requests{0};
+  char request_line[200] = {0};  // "GET /path", for harakiri and stats
+};
+
+struct WorkerSlot {
+  std::atomic<int> pid{0};
+  std::atomic<std::uint64_t> generation{0};
+  std::atomic<int> ready{0};       // loaded the app and accepts
+  std::atomic<int> draining{0};    // stopped accepting (graceful exit)
+  std::atomic<int> recycle_reason{0};  // RecycleReason, when it chose to exit
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> exceptions{0};
+  std::atomic<std::uint64_t> tx_bytes{0};
+  std::atomic<std::uint64_t> respawns{0};
+  std::atomic<std::uint64_t> harakiri_count{0};
+  std::atomic<std::int64_t> spawned_at_ms{0};
+};
+
+enum class RecycleReason : int { none = 0, max_requests = 1, reload_on_rss = 2 };
+
+class Scoreboard {
+ public:
+  // Allocates room for `workers` slots of `threads` cores each. Throws
+  // std::runtime_error when the memory cannot be mapped.
+  Scoreboard(int workers, int threads);
+
+  int workers() const { return workers_; }
+  int threads() const { return threads_; }
+  WorkerSlot& worker(int id);          // id is 1-based
+  CoreSlot& core(int id, int thread);  // thread is 0-based
+
+ private:
+  std::byte* memory_ = nullptr;
+  std::size_t stride_ = 0;
+  int workers_ = 0;
+  int threads_ = 0;
+};
+
+std::int64_t monotonic_ms();
+
+}  // namespace trellis::core

@@ -1,0 +1,65 @@
+#include "worker/app_thread_pool.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+namespace trellis::core {
+
+AppThreadPool::AppThreadPool(int threads, Serve serve, ThreadHook hook)
+    : serve_(std::move(serve)), hook_(std::move(hook)) {
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0) throw std::runtime_error("eventfd failed");
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(i); });
+}
+
+AppThreadPool::~AppThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_all();
+  for (auto& t : threads_) t.join();
+  close(event_fd_);
+}
+
+void AppThreadPool::submit(Connection* connection) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    queue_.push_back(connection);
+  }
+  ready_.notify_one();
+}
+
+std::vector<std::pair<Connection*, sdk::Progress>> AppThreadPool::take_completions() {
+  std::uint64_t drained = 0;
+  (void)!::read(event_fd_, &drained, sizeof drained);
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::exchange(done_, {});
+}
+
+void AppThreadPool::run(int thread) {
+  hook_(thread, true);
+  for (;;) {
+    Connection* c = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) break;  // stopping and nothing left
+      c = queue_.front();
+      queue_.pop_front();
+    }
+    sdk::Progress p = serve_(*c, thread);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.emplace_back(c, p);
+    }
+    std::uint64_t one = 1;
+    (void)!::write(event_fd_, &one, sizeof one);
+  }
+  hook_(thread, false);
+}
+
+}  // namespace trellis::core

@@ -1,0 +1,49 @@
+// One accepted client socket: the core's sdk::Transport, plus the event
+// loop's bookkeeping (state, deadline). The socket stays non-blocking; the
+// blocking Transport calls wait with poll() up to the socket timeout, and
+// only ever run on an application thread.
+#pragma once
+
+#include <trellis/protocol.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace trellis::core {
+
+struct Listener;
+
+class Connection final : public sdk::Transport {
+ public:
+  enum class State { reading, in_app, lingering };
+
+  Connection(int fd, const Listener& listener, int io_timeout_ms);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sdk::Status write(std::span<const struct iovec> parts) noexcept override;
+  sdk::Status send_file(int fd, std::int64_t offset, std::int64_t count) noexcept override;
+  sdk::Status read(char* buf, std::size_t size, std::size_t& got) noexcept override;
+  const sdk::ConnectionInfo& info() const noexcept override { return info_; }
+
+  int fd() const { return fd_; }
+  const Listener& listener() const { return listener_; }
+
+  sdk::Session* session = nullptr;
+  State state = State::reading;
+  sdk::Phase phase = sdk::Phase::idle;
+  std::int64_t deadline_ms = 0;
+
+ private:
+  // Waits until the socket is ready for `events`; false on timeout/error.
+  sdk::Status wait_for(short events) noexcept;
+
+  int fd_;
+  const Listener& listener_;
+  int io_timeout_ms_;
+  std::string remote_host_, remote_port_;
+  sdk::ConnectionInfo info_;
+};
+
+}  // namespace trellis::core

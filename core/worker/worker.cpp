@@ -1,0 +1,473 @@
+#include "worker/worker.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "logging/log.hpp"
+#include "worker/request_log.hpp"
+
+namespace trellis::core {
+
+namespace {
+
+// epoll_event.data.u64: kind in the top byte, index or fd below.
+enum Kind : std::uint64_t {
+  kConnection = 0,
+  kListener = 1ull << 56,
+  kSignal = 2ull << 56,
+  kPool = 3ull << 56,
+  kAccepted = 4ull << 56,
+};
+constexpr std::uint64_t kKindMask = 0xffull << 56;
+
+constexpr int kLingerMs = 2000;
+
+std::int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  statm >> pages_total >> pages_resident;
+  return static_cast<std::int64_t>(pages_resident) * sysconf(_SC_PAGESIZE);
+}
+
+}  // namespace
+
+sdk::Runtime* RuntimeTable::pick(std::uint8_t modifier1) const {
+  auto it = by_modifier.find(modifier1);
+  if (it != by_modifier.end()) return it->second;
+  return by_modifier.empty() ? nullptr : by_modifier.begin()->second;
+}
+
+Worker::Worker(WorkerSettings settings, std::vector<Listener> listeners, RuntimeTable runtimes,
+               Scoreboard& scoreboard)
+    : settings_(settings),
+      listeners_(std::move(listeners)),
+      runtimes_(std::move(runtimes)),
+      scoreboard_(scoreboard),
+      slot_(scoreboard.worker(settings.slot)) {
+  if (settings_.max_requests > 0) {
+    // Jitter keeps workers started together from recycling together.
+    std::uint64_t jitter = 0;
+    if (settings_.max_requests_jitter > 0) {
+      std::mt19937_64 rng(static_cast<std::uint64_t>(getpid()) ^ static_cast<std::uint64_t>(monotonic_ms()));
+      jitter = rng() % (settings_.max_requests_jitter + 1);
+    }
+    recycle_after_ = settings_.max_requests + jitter;
+  }
+}
+
+Worker::~Worker() {
+  acceptor_stop_ = true;
+  if (acceptor_.joinable()) acceptor_.join();
+  pool_.reset();
+  connections_.clear();
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (signal_fd_ >= 0) close(signal_fd_);
+  if (accepted_event_fd_ >= 0) close(accepted_event_fd_);
+}
+
+void Worker::thread_hook(int thread, bool starting) {
+  (void)thread;
+  for (auto& [modifier, runtime] : runtimes_.by_modifier) {
+    if (starting)
+      runtime->thread_start();
+    else
+      runtime->thread_stop();
+  }
+}
+
+int Worker::run() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) {
+    spdlog::critical("epoll_create1 failed: {}", std::strerror(errno));
+    return 1;
+  }
+  // TERM drains gracefully; it is read from the loop, never in a handler.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kSignal;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev);
+
+  if (settings_.threads > 1) {
+    pool_ = std::make_unique<AppThreadPool>(
+        settings_.threads, [this](Connection& c, int t) { return serve(c, t); },
+        [this](int t, bool starting) { thread_hook(t, starting); });
+    ev.data.u64 = kPool;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pool_->completion_fd(), &ev);
+  } else {
+    thread_hook(0, true);
+  }
+
+  if (settings_.lock_engine) {
+    accepted_event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    ev.data.u64 = kAccepted;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, accepted_event_fd_, &ev);
+    acceptor_ = std::thread([this] { accept_locked_loop(); });
+  } else {
+    arm_listeners();
+  }
+  slot_.ready.store(1, std::memory_order_release);
+
+  epoll_event events[64];
+  std::int64_t next_sweep = monotonic_ms() + 1000;
+  while (!(draining_ && connections_.empty())) {
+    int n = epoll_wait(epoll_fd_, events, 64, 1000);
+    if (n < 0 && errno != EINTR) {
+      spdlog::critical("epoll_wait failed: {}", std::strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      std::uint64_t data = events[i].data.u64;
+      switch (data & kKindMask) {
+        case kListener:
+          if (!draining_) accept_from(listeners_[data & ~kKindMask]);
+          break;
+        case kSignal:
+          handle_signals();
+          break;
+        case kPool:
+          for (auto& [c, progress] : pool_->take_completions()) {
+            check_recycle();
+            if (draining_ && progress == sdk::Progress::need_more) progress = sdk::Progress::close;
+            apply(*c, progress);
+          }
+          break;
+        case kAccepted:
+          take_accepted();
+          break;
+        default: {
+          auto it = connections_.find(static_cast<int>(data));
+          if (it != connections_.end()) on_readable(*it->second);
+        }
+      }
+    }
+    std::int64_t now = monotonic_ms();
+    if (now >= next_sweep) {
+      sweep(now);
+      next_sweep = now + 1000;
+    }
+  }
+  if (!pool_) thread_hook(0, false);
+  pool_.reset();
+  return 0;
+}
+
+void Worker::arm_listeners() {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    epoll_event ev{};
+    // EPOLLEXCLUSIVE: the kernel wakes one waiting worker per connection
+    // instead of all of them (no thundering herd).
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = kListener | i;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listeners_[i].socket->fd, &ev);
+  }
+}
+
+void Worker::disarm_listeners() {
+  if (settings_.lock_engine) {
+    acceptor_stop_ = true;
+    return;
+  }
+  for (auto& l : listeners_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd, nullptr);
+}
+
+void Worker::accept_from(const Listener& listener) {
+  // One connection per wake-up when several workers share the socket keeps
+  // the load even; a lone worker drains the queue.
+  int budget = settings_.processes > 1 ? 1 : 64;
+  while (budget-- > 0) {
+    int fd = accept4(listener.socket->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE)
+        spdlog::error("cannot accept on {}: {}", listener.socket->address.text, std::strerror(errno));
+      return;
+    }
+    adopt(fd, listener);
+  }
+}
+
+void Worker::accept_locked_loop() {
+  std::vector<pollfd> fds;
+  for (auto& l : listeners_) fds.push_back({l.socket->fd, POLLIN, 0});
+  while (!acceptor_stop_) {
+    if (settings_.lock_engine->lock() != sdk::Status::ok) {
+      usleep(10000);
+      continue;
+    }
+    int accepted = -1;
+    const Listener* from = nullptr;
+    // Poll with a short timeout so a drain never waits on an idle socket.
+    if (::poll(fds.data(), fds.size(), 200) > 0) {
+      for (size_t i = 0; i < fds.size() && accepted < 0; ++i) {
+        if (!(fds[i].revents & POLLIN)) continue;
+        accepted = accept4(fds[i].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        from = &listeners_[i];
+      }
+    }
+    settings_.lock_engine->unlock();
+    if (accepted >= 0) {
+      {
+        std::lock_guard<std::mutex> lock(accepted_mutex_);
+        accepted_.emplace_back(accepted, from);
+      }
+      std::uint64_t one = 1;
+      (void)!::write(accepted_event_fd_, &one, sizeof one);
+    }
+  }
+}
+
+void Worker::take_accepted() {
+  std::uint64_t drained = 0;
+  (void)!::read(accepted_event_fd_, &drained, sizeof drained);
+  std::vector<std::pair<int, const Listener*>> batch;
+  {
+    std::lock_guard<std::mutex> lock(accepted_mutex_);
+    batch.swap(accepted_);
+  }
+  for (auto& [fd, listener] : batch) {
+    if (draining_)
+      close(fd);
+    else
+      adopt(fd, *listener);
+  }
+}
+
+void Worker::adopt(int fd, const Listener& listener) {
+  auto c = std::make_unique<Connection>(fd, listener, settings_.socket_timeout_ms);
+  c->session = listener.protocol->open_session(*c);
+  if (!c->session) {
+    spdlog::error("protocol could not open a session for a connection on {}", listener.socket->address.text);
+    return;
+  }
+  Connection& ref = *c;
+  connections_.emplace(fd, std::move(c));
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = kConnection | static_cast<std::uint64_t>(fd);
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  ref.phase = sdk::Phase::idle;
+  refresh_deadline(ref, true);
+  // Data often arrives with the connection (TCP_DEFER_ACCEPT, fast clients).
+  on_readable(ref);
+}
+
+void Worker::watch(Connection& c, bool reading) {
+  epoll_event ev{};
+  ev.events = reading ? (EPOLLIN | EPOLLRDHUP) : 0;
+  ev.data.u64 = kConnection | static_cast<std::uint64_t>(c.fd());
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd(), &ev);
+}
+
+void Worker::on_readable(Connection& c) {
+  if (c.state == Connection::State::lingering) {
+    // Discard what the client still sends until it closes or time runs out.
+    char sink[4096];
+    for (;;) {
+      ssize_t n = recv(c.fd(), sink, sizeof sink, 0);
+      if (n > 0) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      close_connection(c);
+      return;
+    }
+  }
+  if (c.state != Connection::State::reading) return;
+  for (;;) {
+    auto space = c.session->read_space();
+    if (space.empty()) {
+      spdlog::error("protocol session on {} has no buffer space; closing", c.info().socket_name);
+      close_connection(c);
+      return;
+    }
+    ssize_t n = recv(c.fd(), space.data(), space.size(), 0);
+    if (n > 0) {
+      auto progress = c.session->on_received(static_cast<size_t>(n));
+      if (progress != sdk::Progress::need_more || static_cast<size_t>(n) < space.size()) {
+        apply(c, progress);
+        return;
+      }
+      continue;  // the buffer filled up: there may be more right now
+    }
+    if (n == 0) {
+      apply(c, c.session->on_eof());
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      close_connection(c);
+      return;
+    }
+    refresh_deadline(c, false);
+    return;
+  }
+}
+
+void Worker::apply(Connection& c, sdk::Progress progress) {
+  // Iterative: a pipelined request served inline leads straight to the next.
+  for (;;) {
+    switch (progress) {
+      case sdk::Progress::need_more:
+        if (c.state == Connection::State::in_app) {
+          c.state = Connection::State::reading;
+          if (pool_) watch(c, true);
+        }
+        if (draining_ && c.session->phase() == sdk::Phase::idle) {
+          close_connection(c);
+          return;
+        }
+        refresh_deadline(c, true);
+        return;
+      case sdk::Progress::request_ready:
+        if (pool_) {
+          dispatch(c);
+          return;
+        }
+        c.state = Connection::State::in_app;
+        progress = serve(c, 0);
+        check_recycle();
+        if (draining_ && progress == sdk::Progress::need_more) progress = sdk::Progress::close;
+        continue;
+      case sdk::Progress::respond_and_close:
+        linger_close(c, c.session->pending_output());
+        return;
+      case sdk::Progress::close:
+        close_connection(c);
+        return;
+    }
+  }
+}
+
+void Worker::dispatch(Connection& c) {
+  c.state = Connection::State::in_app;
+  watch(c, false);
+  pool_->submit(&c);
+}
+
+sdk::Progress Worker::serve(Connection& c, int thread) {
+  sdk::Request& request = c.session->request();
+  CoreSlot& core = scoreboard_.core(settings_.slot, thread);
+  RequestTimer timer;
+  note_request_line(core, request);
+  core.busy_since_ms.store(monotonic_ms(), std::memory_order_relaxed);
+
+  sdk::Runtime* runtime = runtimes_.pick(request.modifier1);
+  sdk::Status status = runtime ? runtime->handle(request, c.session->response()) : sdk::Status::unsupported;
+  if (status == sdk::Status::app_error) slot_.exceptions.fetch_add(1, std::memory_order_relaxed);
+
+  if (settings_.log_requests) log_request(settings_.id, request, c.session->summary(), timer);
+  sdk::ResponseSummary summary = c.session->summary();
+  sdk::Progress next = c.session->finish_request();
+
+  core.busy_since_ms.store(0, std::memory_order_relaxed);
+  core.requests.fetch_add(1, std::memory_order_relaxed);
+  slot_.requests.fetch_add(1, std::memory_order_relaxed);
+  slot_.tx_bytes.fetch_add(summary.wire_bytes, std::memory_order_relaxed);
+  return next;
+}
+
+void Worker::linger_close(Connection& c, std::string_view reply) {
+  // Best effort, without blocking the loop: an error reply is small.
+  if (!reply.empty()) (void)!send(c.fd(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  // Half-close and read until the client closes, so unread request bytes do
+  // not turn our close into a reset that destroys the reply in flight.
+  shutdown(c.fd(), SHUT_WR);
+  c.state = Connection::State::lingering;
+  if (pool_) watch(c, true);
+  c.deadline_ms = monotonic_ms() + kLingerMs;
+}
+
+void Worker::close_connection(Connection& c) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd(), nullptr);
+  connections_.erase(c.fd());
+}
+
+void Worker::check_recycle() {
+  if (draining_ || !recycle_after_ || slot_.requests.load(std::memory_order_relaxed) < recycle_after_) return;
+  spdlog::info("worker {} served {} requests (--max-requests): recycling", settings_.id,
+               slot_.requests.load(std::memory_order_relaxed));
+  begin_drain(RecycleReason::max_requests);
+}
+
+void Worker::refresh_deadline(Connection& c, bool activity) {
+  if (c.state != Connection::State::reading) return;
+  sdk::Phase phase = c.session->phase();
+  std::int64_t now = monotonic_ms();
+  // The head timeout runs from the request's first byte (a trickling client
+  // cannot extend it); the body timeout from the last progress.
+  if (phase != c.phase || (phase == sdk::Phase::body && activity)) {
+    int ms = phase == sdk::Phase::idle   ? settings_.keepalive_timeout_ms
+             : phase == sdk::Phase::head ? settings_.header_timeout_ms
+                                         : settings_.socket_timeout_ms;
+    c.deadline_ms = now + ms;
+  } else if (c.deadline_ms == 0) {
+    c.deadline_ms = now + settings_.keepalive_timeout_ms;
+  }
+  c.phase = phase;
+}
+
+void Worker::sweep(std::int64_t now) {
+  std::vector<Connection*> expired;
+  for (auto& [fd, c] : connections_)
+    if (c->state != Connection::State::in_app && c->deadline_ms && now >= c->deadline_ms) expired.push_back(c.get());
+  for (auto* c : expired) {
+    if (c->state == Connection::State::reading && c->phase != sdk::Phase::idle)
+      spdlog::info("closing connection from {}: request not received within the {} timeout", c->info().remote_addr,
+                   c->phase == sdk::Phase::head ? "header" : "body");
+    close_connection(*c);
+  }
+  if (!draining_ && settings_.reload_on_rss_bytes > 0 && resident_bytes() > settings_.reload_on_rss_bytes) {
+    spdlog::info("worker {} uses more than --reload-on-rss ({} MB): recycling", settings_.id,
+                 settings_.reload_on_rss_bytes >> 20);
+    begin_drain(RecycleReason::reload_on_rss);
+  }
+}
+
+void Worker::begin_drain(RecycleReason reason) {
+  if (draining_) return;
+  draining_ = true;
+  slot_.draining.store(1, std::memory_order_relaxed);
+  slot_.recycle_reason.store(static_cast<int>(reason), std::memory_order_relaxed);
+  disarm_listeners();
+  std::vector<Connection*> idle;
+  for (auto& [fd, c] : connections_) {
+    if (c->state == Connection::State::reading && c->session->phase() == sdk::Phase::idle)
+      idle.push_back(c.get());
+    else
+      c->session->close_after_response();
+  }
+  for (auto* c : idle) close_connection(*c);
+}
+
+void Worker::handle_signals() {
+  signalfd_siginfo info{};
+  while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+    switch (info.ssi_signo) {
+      case SIGTERM:
+      case SIGHUP:
+        begin_drain(RecycleReason::none);
+        break;
+      case SIGUSR1:
+        log::reopen();
+        break;
+    }
+  }
+}
+
+}  // namespace trellis::core

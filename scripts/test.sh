@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to the whole test suite:
+# installs the dependencies, builds everything and runs every test (unit,
+# integration against the real binary, nginx in front, and a short fuzz run
+# of each parser). TRELLIS_FUZZ_SECONDS=0 skips the fuzzing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --test
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build
+ctest --test-dir build --output-on-failure -j2 --timeout 600
+fuzz_seconds="${TRELLIS_FUZZ_SECONDS:-30}"
+if (( fuzz_seconds > 0 )); then
+  for f in tests/plugins/*/run_fuzz.sh; do
+    echo "== fuzzing: $f (${fuzz_seconds}s)"
+    bash "$f" "$fuzz_seconds"
+  done
+fi

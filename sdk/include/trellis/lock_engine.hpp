@@ -1,0 +1,29 @@
+// Accept locks: which worker may accept() next when the kernel's own
+// distribution (EPOLLEXCLUSIVE) is not what the operator wants.
+#pragma once
+
+#include <string_view>
+
+#include "trellis/host.hpp"
+#include "trellis/status.hpp"
+
+namespace trellis::sdk {
+
+class LockEngine {
+ public:
+  virtual std::string_view name() const noexcept = 0;
+  // In the master before the first fork: set up shared state, typically in
+  // host.shared_memory().
+  virtual Status init_master(Host& host) noexcept = 0;
+  // In each worker after fork (flock opens its own descriptor here).
+  virtual Status init_child() noexcept { return Status::ok; }
+  virtual Status lock() noexcept = 0;
+  virtual void unlock() noexcept = 0;
+  // In the master: worker `pid` died and may have held the lock.
+  virtual void holder_died(int pid) noexcept { (void)pid; }
+
+ protected:
+  ~LockEngine() = default;
+};
+
+}  // namespace trellis::sdk
