@@ -20,6 +20,7 @@
 #include "net/listener.hpp"
 #include "process/master.hpp"
 #include "process/scoreboard.hpp"
+#include "process/spawner.hpp"
 
 namespace trellis::core {
 
@@ -217,16 +218,40 @@ int run_server(int argc, char** argv) {
                  state.context.identity.threads, engine.empty() ? "" : ", accept lock " + engine);
 
     MasterHooks hooks;
-    hooks.before_fork = [&state] {
-      for (auto* p : state.plugins) p->before_fork();
-    };
-    hooks.worker_main = [&state](int id, int slot, std::uint64_t generation) {
-      return worker_main(state, id, slot, generation);
-    };
     hooks.worker_died = [&state](pid_t pid) {
       if (state.lock_engine) state.lock_engine->holder_died(pid);
     };
-    Master master(ms, hooks, scoreboard);
+    auto before_fork = [&state] {
+      for (auto* p : state.plugins) p->before_fork();
+    };
+    WorkerBody body = [&state](int id, int slot, std::uint64_t generation, bool load) {
+      state.context.forked = true;
+      return worker_main(state, id, slot, generation, load);
+    };
+    pid_t master_pid = getpid();
+    auto in_child = [master_pid] { attach_to_master(master_pid); };
+    std::unique_ptr<Spawner> spawner;
+    if (cfg.flag("lazy-apps")) {
+      spawner = std::make_unique<DirectSpawner>(before_fork, body, in_child);
+    } else {
+      LoaderHooks lh;
+      lh.before_fork = before_fork;
+      lh.after_fork_parent = [&state] {
+        for (auto* p : state.plugins) p->after_fork_parent();
+      };
+      lh.load_application = [&state] {
+        state.context.forked = true;
+        for (auto& [modifier, runtime] : state.runtimes.by_modifier)
+          if (runtime->load_application() != sdk::Status::ok) return false;
+        return true;
+      };
+      lh.in_loader = [master_pid] {
+        attach_to_master(master_pid);
+        become_loader();
+      };
+      spawner = std::make_unique<LoaderSpawner>(lh, body, in_child);
+    }
+    Master master(ms, hooks, scoreboard, *spawner);
     return master.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "trellis: error: %s\n", e.what());

@@ -28,10 +28,13 @@ void prepare_signals() {
   signal(SIGCHLD, SIG_DFL);
   // TERM, HUP and USR1 stay blocked: the event loop reads them from a
   // signalfd, so a TERM during application start-up waits for the loop.
-  sigset_t unblock;
-  sigemptyset(&unblock);
-  for (int s : {SIGINT, SIGQUIT, SIGCHLD, SIGTTIN, SIGTTOU}) sigaddset(&unblock, s);
-  sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, s);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGQUIT, SIGCHLD, SIGTTIN, SIGTTOU}) sigaddset(&set, s);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
@@ -54,10 +57,31 @@ WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
 
 }  // namespace
 
-int worker_main(ServerState& state, int id, int slot, std::uint64_t generation) {
+void attach_to_master(pid_t master) {
+  for (int i = 0; i < 2000 && getppid() != master; ++i) usleep(1000);
   // A worker never outlives its master.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != master) _exit(1);
+}
+
+void become_loader() {
+  log::set_process_label("loader");
+  prctl(PR_SET_NAME, "trellis-loader");
+  // A loader runs no event loop: TERM and INT simply end it.
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGCHLD, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP}) sigaddset(&set, s);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+int worker_main(ServerState& state, int id, int slot, std::uint64_t generation, bool load_application) {
   log::set_process_label("worker " + std::to_string(id));
+  // Shows in ps/top: which process is which worker.
+  std::string comm = "trellis-w" + std::to_string(id);
+  prctl(PR_SET_NAME, comm.c_str());
   prepare_signals();
 
   state.context.forked = true;
@@ -74,8 +98,9 @@ int worker_main(ServerState& state, int id, int slot, std::uint64_t generation) 
     spdlog::critical("the accept lock could not be set up in worker {}", id);
     return 1;
   }
-  for (auto& [modifier, runtime] : state.runtimes.by_modifier)
-    if (runtime->load_application() != sdk::Status::ok) return kExitAppLoadFailed;
+  if (load_application)
+    for (auto& [modifier, runtime] : state.runtimes.by_modifier)
+      if (runtime->load_application() != sdk::Status::ok) return kExitAppLoadFailed;
 
   int code = 0;
   {

@@ -28,7 +28,16 @@ struct ServerState {
   Scoreboard* scoreboard = nullptr;
 };
 
-// Runs in the child right after fork; returns its exit code.
-int worker_main(ServerState& state, int id, int slot, std::uint64_t generation);
+// Runs in the child right after fork; returns its exit code. With
+// `load_application` false the application came with the fork (preload).
+int worker_main(ServerState& state, int id, int slot, std::uint64_t generation, bool load_application);
+
+// First thing in every process the master gets (worker or loader): wait
+// until the master is our parent (a loader's workers are re-parented), then
+// die with it.
+void attach_to_master(pid_t master);
+
+// A loader process: its label and signals.
+void become_loader();
 
 }  // namespace trellis::core

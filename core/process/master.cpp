@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -43,8 +44,8 @@ std::int64_t file_mtime_ns(const std::string& path) {
 
 }  // namespace
 
-Master::Master(MasterSettings settings, MasterHooks hooks, Scoreboard& scoreboard)
-    : settings_(std::move(settings)), hooks_(std::move(hooks)), scoreboard_(scoreboard) {
+Master::Master(MasterSettings settings, MasterHooks hooks, Scoreboard& scoreboard, Spawner& spawner)
+    : settings_(std::move(settings)), hooks_(std::move(hooks)), scoreboard_(scoreboard), spawner_(spawner) {
   for (int s = scoreboard_.workers(); s >= 1; --s) free_slots_.push_back(s);
 }
 
@@ -75,20 +76,23 @@ bool Master::spawn(int id, std::uint64_t generation) {
   ws.generation.store(generation);
   ws.spawned_at_ms.store(monotonic_ms());
 
-  if (hooks_.before_fork) hooks_.before_fork();
-  pid_t pid = fork();
+  pid_t pid = spawner_.spawn(id, slot, generation);
   if (pid < 0) {
-    spdlog::error("fork failed for worker {}: {}", id, std::strerror(errno));
+    spdlog::error("could not start worker {}: {}", id, std::strerror(errno));
     free_slots_.push_back(slot);
     return false;
   }
   if (pid == 0) {
-    close(signal_fd_);
-    ws.pid.store(getpid());
-    int code = hooks_.worker_main(id, slot, generation);
-    _exit(code);
+    pending_[slot] = {id, generation};
+    return true;
   }
-  ws.pid.store(pid);
+  adopt(id, slot, generation, pid);
+  return true;
+}
+
+void Master::adopt(int id, int slot, std::uint64_t generation, pid_t pid) {
+  pending_.erase(slot);
+  scoreboard_.worker(slot).pid.store(pid);
   Proc p;
   p.id = id;
   p.slot = slot;
@@ -96,13 +100,68 @@ bool Master::spawn(int id, std::uint64_t generation) {
   p.spawned_ms = monotonic_ms();
   procs_[pid] = p;
   spdlog::info("spawned worker {} (pid {}, generation {})", id, pid, generation);
-  return true;
+  if (stopping_) stop_worker(pid, procs_[pid], monotonic_ms());
+  auto early = early_exits_.find(pid);
+  if (early != early_exits_.end()) {
+    int status = early->second;
+    early_exits_.erase(early);
+    on_exit(pid, status);
+  }
+}
+
+void Master::handle_spawn_events(std::vector<SpawnEvent>& events) {
+  for (auto& e : events) {
+    switch (e.kind) {
+      case SpawnEvent::Kind::spawned:
+        adopt(e.id, e.slot, e.generation, e.pid);
+        break;
+      case SpawnEvent::Kind::generation_ready:
+        spawner_.retire_before(e.generation);
+        break;
+      case SpawnEvent::Kind::generation_failed:
+        generation_failed(e.generation);
+        break;
+    }
+  }
+  events.clear();
+}
+
+void Master::generation_failed(std::uint64_t generation) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.generation == generation) {
+      free_slots_.push_back(it->first);
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (stopping_ || generation != generation_) return;
+  bool others_serving = std::any_of(procs_.begin(), procs_.end(), [&](auto& kv) {
+    return kv.second.generation < generation && scoreboard_.worker(kv.second.slot).ready.load() != 0;
+  });
+  std::int64_t now = monotonic_ms();
+  if (generation > 1 && others_serving) {
+    spdlog::error("reload failed: generation {} could not load the application (see the error above); "
+                  "the previous generation keeps serving",
+                  generation);
+    for (auto& [pid, p] : procs_)
+      if (p.generation == generation) stop_worker(pid, p, now);
+    generation_--;
+    return;
+  }
+  spdlog::critical("the application could not be loaded (see the error above); stopping trellis");
+  fatal_ = true;
+  begin_shutdown(false);
 }
 
 int Master::run() {
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGTTIN, SIGTTOU}) sigaddset(&set, s);
+  // Signals are read from a descriptor in the loop, never in a handler.
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  // Workers forked by a loader are orphaned on purpose and land here.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd_ < 0) {
     spdlog::critical("signalfd failed: {}", std::strerror(errno));
@@ -110,12 +169,19 @@ int Master::run() {
   }
   if (!settings_.touch_reload.empty()) touch_mtime_ = file_mtime_ns(settings_.touch_reload);
 
+  spawner_.start_generation(generation_);
   for (int id = 1; id <= settings_.processes; ++id) spawn(id, generation_);
 
   std::int64_t next_tick = 0;
-  while (!(stopping_ && procs_.empty())) {
-    pollfd p{signal_fd_, POLLIN, 0};
-    ::poll(&p, 1, 250);
+  std::vector<SpawnEvent> events;
+  while (!(stopping_ && procs_.empty() && pending_.empty())) {
+    std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}};
+    for (int fd : spawner_.fds()) fds.push_back({fd, POLLIN, 0});
+    ::poll(fds.data(), fds.size(), 250);
+    if (fds.size() > 1) {
+      spawner_.on_readable(events);
+      handle_spawn_events(events);
+    }
     signalfd_siginfo info{};
     while (::read(signal_fd_, &info, sizeof info) == sizeof info) handle_signal(static_cast<int>(info.ssi_signo));
     reap();
@@ -125,6 +191,7 @@ int Master::run() {
       next_tick = now + 250;
     }
   }
+  spawner_.stop();
   for (auto& path : settings_.vacuum_paths) unlink(path.c_str());
   if (!settings_.pidfile.empty()) unlink(settings_.pidfile.c_str());
   spdlog::info(fatal_ ? "trellis stopped after a fatal error" : "trellis stopped");
@@ -141,8 +208,17 @@ void Master::reap() {
 }
 
 void Master::on_exit(pid_t pid, int status) {
+  std::vector<SpawnEvent> events;
+  if (spawner_.on_exit(pid, status, events)) {
+    handle_spawn_events(events);
+    return;
+  }
   auto it = procs_.find(pid);
-  if (it == procs_.end()) return;
+  if (it == procs_.end()) {
+    // A worker re-parented to us before its loader told us its pid.
+    early_exits_[pid] = status;
+    return;
+  }
   Proc p = it->second;
   procs_.erase(it);
   if (hooks_.worker_died) hooks_.worker_died(pid);
@@ -159,25 +235,8 @@ void Master::on_exit(pid_t pid, int status) {
   bool expected = stopping_ || p.term_sent_ms != 0 || reason != RecycleReason::none;
 
   if (WIFEXITED(status) && WEXITSTATUS(status) == kExitAppLoadFailed) {
-    bool others_serving = std::any_of(procs_.begin(), procs_.end(), [&](auto& kv) {
-      return scoreboard_.worker(kv.second.slot).ready.load() != 0;
-    });
-    if (current && generation_ > 1 && others_serving) {
-      spdlog::error(
-          "reload failed: worker {} (pid {}) of generation {} could not load the application (see the error above); "
-          "the previous generation keeps serving",
-          p.id, pid, p.generation);
-      for (auto& [opid, op] : procs_)
-        if (op.generation == generation_) stop_worker(opid, op, now);
-      generation_--;
-      return;
-    }
-    if (!stopping_) {
-      spdlog::critical("worker {} (pid {}) could not load the application (see the error above); stopping trellis",
-                       p.id, pid);
-      fatal_ = true;
-      begin_shutdown(false);
-    }
+    spdlog::error("worker {} (pid {}) of generation {} could not load the application", p.id, pid, p.generation);
+    if (current) generation_failed(p.generation);
     return;
   }
 
@@ -306,6 +365,7 @@ void Master::start_reload(const char* why) {
   generation_++;
   spdlog::info("reloading ({}): starting generation {} with {} workers", why, generation_, settings_.processes);
   sd_notify("RELOADING=1");
+  spawner_.start_generation(generation_);
   for (int id = 1; id <= settings_.processes; ++id) spawn(id, generation_);
   announced_ready_ = false;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "process/scoreboard.hpp"
+#include "process/spawner.hpp"
 
 namespace trellis::core {
 
@@ -28,16 +29,13 @@ struct MasterSettings {
 };
 
 struct MasterHooks {
-  std::function<void()> before_fork;
-  // Runs in the child after fork; its return value is the exit code.
-  std::function<int(int id, int slot, std::uint64_t generation)> worker_main;
   // A worker died: it may have held the accept lock.
   std::function<void(pid_t pid)> worker_died;
 };
 
 class Master {
  public:
-  Master(MasterSettings settings, MasterHooks hooks, Scoreboard& scoreboard);
+  Master(MasterSettings settings, MasterHooks hooks, Scoreboard& scoreboard, Spawner& spawner);
   // Returns the process exit code.
   int run();
 
@@ -57,6 +55,9 @@ class Master {
   };
 
   bool spawn(int id, std::uint64_t generation);
+  void adopt(int id, int slot, std::uint64_t generation, pid_t pid);
+  void handle_spawn_events(std::vector<SpawnEvent>& events);
+  void generation_failed(std::uint64_t generation);
   void reap();
   void on_exit(pid_t pid, int status);
   void tick(std::int64_t now);
@@ -71,7 +72,14 @@ class Master {
   MasterSettings settings_;
   MasterHooks hooks_;
   Scoreboard& scoreboard_;
+  Spawner& spawner_;
   std::map<pid_t, Proc> procs_;
+  struct Pending {
+    int id;
+    std::uint64_t generation;
+  };
+  std::map<int, Pending> pending_;          // slot -> worker asked of a loader
+  std::map<pid_t, int> early_exits_;        // reaped before the loader named them
   std::map<int, Respawn> respawn_;
   std::vector<int> free_slots_;
   std::uint64_t generation_ = 1;

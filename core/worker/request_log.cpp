@@ -42,7 +42,8 @@ void log_request(int worker_id, const sdk::Request& request, const sdk::Response
                  const RequestTimer& timer) {
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - timer.start)
                     .count();
-  spdlog::info("[worker {}] {} {} {} => {} ({} bytes) in {}.{:03} ms", worker_id,
+  (void)worker_id;
+  spdlog::info("{} {} {} => {} ({} bytes) in {}.{:03} ms",
                request.remote_addr.empty() ? "-" : request.remote_addr, printable(request.method),
                printable(request.uri), summary.status, summary.body_bytes, micros / 1000, micros % 1000);
 }

@@ -40,12 +40,19 @@ def wait_for_port(port, proc, timeout=15.0, host="127.0.0.1"):
     return False
 
 
-def child_pids(pid):
+def child_pids(pid, prefix="trellis-w"):
+    """Children of `pid` whose process name starts with `prefix` (workers
+    are named trellis-w1, trellis-w2, ...; the loader trellis-loader)."""
     try:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     except OSError:
         return []
-    return [int(x) for x in out.split()]
+    pids = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].startswith(prefix):
+            pids.append(int(parts[0]))
+    return pids
 
 
 class Server:
@@ -64,7 +71,7 @@ class Server:
         self.logfile = open(self.log_path, "wb")
         self.proc = subprocess.Popen(full, stdout=self.logfile, stderr=subprocess.STDOUT, env=e,
                                      start_new_session=True)
-        if wait and not wait_for_port(self.port, self.proc):
+        if wait and not (wait_for_port(self.port, self.proc) and self.wait_log("workers are ready")):
             self.stop()
             raise RuntimeError("trellis did not start:\n" + self.log())
 
@@ -77,6 +84,9 @@ class Server:
 
     def workers(self):
         return child_pids(self.proc.pid)
+
+    def children(self):
+        return child_pids(self.proc.pid, prefix="")
 
     def wait_log(self, text, timeout=10.0):
         deadline = time.monotonic() + timeout
@@ -91,7 +101,7 @@ class Server:
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
         if self.proc.poll() is None:
-            kids = self.workers()
+            kids = self.children()
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)

@@ -18,8 +18,9 @@ def worker_pid(port):
     return int(body)
 
 
-def test_serves_and_stops_cleanly_on_term(server):
-    s = server(*BASE, "--processes", "2")
+@pytest.mark.parametrize("mode", [[], ["--lazy-apps"]], ids=["preload", "lazy"])
+def test_serves_and_stops_cleanly_on_term(server, mode):
+    s = server(*BASE, "--processes", "2", *mode)
     assert http_get(s.port, "/") == (200, b"Hello World!")
     assert len(s.workers()) == 2
     assert s.stop() == 0
@@ -35,8 +36,9 @@ def test_sigint_stops_everything_at_once(server):
     assert not [k for k in kids if pid_alive(k)]
 
 
-def test_killed_worker_is_replaced_and_others_keep_serving(server):
-    s = server(*BASE, "--processes", "2")
+@pytest.mark.parametrize("mode", [[], ["--lazy-apps"]], ids=["preload", "lazy"])
+def test_killed_worker_is_replaced_and_others_keep_serving(server, mode):
+    s = server(*BASE, "--processes", "2", *mode)
     before = set(s.workers())
     victim = worker_pid(s.port)
     os.kill(victim, signal.SIGKILL)
@@ -113,13 +115,15 @@ def test_max_requests_recycles_a_worker(server):
     assert s.wait_log("--max-requests")
 
 
-def test_app_that_cannot_load_stops_the_server(server, tmp_path):
+@pytest.mark.parametrize("mode", [[], ["--lazy-apps"]], ids=["preload", "lazy"])
+def test_app_that_cannot_load_stops_the_server(tmp_path, mode):
     from conftest import Server
-    s = Server(BASE + ["--testapp-fail-load", "--processes", "2"], tmp_path, wait=False)
+    s = Server(BASE + ["--testapp-fail-load", "--processes", "2"] + mode, tmp_path, wait=False)
     s.proc.wait(timeout=15)
     assert s.proc.returncode != 0
     log = s.log()
-    assert "could not load the application" in log
+    assert "refusing to load" in log
+    assert "the application could not be loaded" in log
     assert log.count("spawned worker") <= 3  # no respawn loop
 
 

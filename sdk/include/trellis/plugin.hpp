@@ -30,6 +30,8 @@ class Plugin {
   virtual Status on_config() noexcept { return Status::ok; }
   // Right before fork(), in the process about to fork (master or loader).
   virtual Status before_fork() noexcept { return Status::ok; }
+  // In the process that forked, right after fork() (preload: the loader).
+  virtual Status after_fork_parent() noexcept { return Status::ok; }
   // In the new worker, right after fork().
   virtual Status after_fork_child(const WorkerIdentity& self) noexcept {
     (void)self;

@@ -1,0 +1,22 @@
+// wsgi.input: the request body as a Python file-like object, implemented in
+// C because frameworks call readline() in tight loops (multipart parsing).
+// One object per application thread, re-attached to each request.
+#pragma once
+
+#include "py.hpp"
+
+#include <cstdint>
+
+#include <trellis/request.hpp>
+
+namespace trellis::python::input_stream {
+
+bool init_type() noexcept;  // once, GIL held
+PyObject* create() noexcept;  // new reference, detached (reads return b"")
+
+// `content_length` < 0: read until the reader reports the end (chunked).
+void attach(PyObject* stream, sdk::BodyReader* reader, std::int64_t content_length) noexcept;
+// The request is over: the reader is gone, later reads see end of input.
+void detach(PyObject* stream) noexcept;
+
+}  // namespace trellis::python::input_stream

@@ -1,0 +1,141 @@
+#include "py.hpp"
+
+#include "interpreter.hpp"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace trellis::python::interpreter {
+namespace {
+
+// Set by whoever initialised Python in this process.
+bool g_started_here = false;
+// The GIL state taken by acquire(), for release().
+PyGILState_STATE g_acquire_state;
+
+// Set between before_fork() and the end of the fork that follows.
+bool g_fork_pending = false;
+PyGILState_STATE g_fork_state;
+
+void log_status(sdk::Host& host, const char* what, const PyStatus& st) {
+  std::string msg = std::string("python: ") + what + " failed";
+  if (st.func) msg += std::string(" in ") + st.func;
+  if (st.err_msg) msg += std::string(": ") + st.err_msg;
+  if (PyStatus_IsExit(st)) msg += " (exit code " + std::to_string(st.exitcode) + ")";
+  host.log(sdk::LogLevel::error, msg);
+}
+
+// Prepends `entry` to sys.path unless it is already there.
+bool prepend_sys_path(const std::string& entry) {
+  PyObject* path = PySys_GetObject("path");  // borrowed
+  if (!path || !PyList_Check(path)) {
+    PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+    return false;
+  }
+  Ref item(PyUnicode_DecodeFSDefault(entry.c_str()));
+  if (!item) return false;
+  int present = PySequence_Contains(path, item.get());
+  if (present < 0) return false;
+  if (present) return true;
+  return PyList_Insert(path, 0, item.get()) == 0;
+}
+
+sdk::Status start(const Settings& s, sdk::Host& host) {
+  PyConfig config;
+  // The "Python" configuration (not isolated): PYTHONPATH and friends keep
+  // working as they do for `python3`, like in uWSGI.
+  PyConfig_InitPythonConfig(&config);
+  // The core owns signals; Python must not install SIGINT etc.
+  config.install_signal_handlers = 0;
+  config.parse_argv = 0;
+  // Python finds its prefix (and a virtualenv, through the pyvenv.cfg next
+  // to it) from the executable. Name the system Python explicitly: the first
+  // python3 on PATH may be another installation entirely.
+  std::string executable = TRELLIS_PYTHON_EXECUTABLE;
+  if (!s.home.empty()) executable = s.home + "/bin/python3";
+  const char* argv[] = {"trellis"};
+  PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, executable.c_str());
+  if (!PyStatus_Exception(st)) st = PyConfig_SetBytesString(&config, &config.executable, executable.c_str());
+  if (!PyStatus_Exception(st)) st = PyConfig_SetBytesArgv(&config, 1, const_cast<char* const*>(argv));
+  if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
+  PyConfig_Clear(&config);
+  if (PyStatus_Exception(st)) {
+    log_status(host, "interpreter initialisation", st);
+    return sdk::Status::app_error;
+  }
+  g_started_here = true;
+  return sdk::Status::ok;
+}
+
+}  // namespace
+
+void make_libpython_global(sdk::Host& host) noexcept {
+  // Find the libpython this plugin is linked to by one of its symbols, so
+  // the right file is promoted even when several Pythons are installed.
+  Dl_info info{};
+  const char* name = TRELLIS_LIBPYTHON_SONAME;
+  if (dladdr(reinterpret_cast<void*>(&Py_IsInitialized), &info) && info.dli_fname) name = info.dli_fname;
+  if (!dlopen(name, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
+    const char* err = dlerror();
+    host.log(sdk::LogLevel::warn, std::string("python: cannot make libpython global (C extensions may fail to "
+                                              "import): ") + (err ? err : name));
+  }
+}
+
+sdk::Status acquire(const Settings& s, sdk::Host& host) noexcept {
+  // Before Python starts, so relative paths (wsgi-file, sys.path[0]) and
+  // the application's own open() calls see the directory asked for.
+  if (!s.chdir.empty() && ::chdir(s.chdir.c_str()) != 0) {
+    host.log(sdk::LogLevel::error, "python: chdir(" + s.chdir + ") failed");
+    return sdk::Status::app_error;
+  }
+  if (!Py_IsInitialized()) {
+    if (auto st = start(s, host); st != sdk::Status::ok) return st;
+  }
+  // The initialising thread holds the GIL through its own thread state;
+  // Ensure() finds it and only bumps its counter, so release() is uniform.
+  g_acquire_state = PyGILState_Ensure();
+  for (auto it = s.pythonpath.rbegin(); it != s.pythonpath.rend(); ++it) {
+    if (!prepend_sys_path(*it)) {
+      PyErr_Clear();
+      host.log(sdk::LogLevel::error, "python: cannot add " + *it + " to sys.path");
+    }
+  }
+  return sdk::Status::ok;
+}
+
+void release() noexcept {
+  PyGILState_Release(g_acquire_state);
+  // The thread that initialised Python still holds the GIL through its
+  // main thread state (Release only undid our Ensure): let application
+  // threads have it. PyGILState_Ensure() on this thread finds that state.
+  if (g_started_here && PyGILState_Check()) PyEval_SaveThread();
+}
+
+bool started() noexcept { return Py_IsInitialized() != 0; }
+
+void before_fork() noexcept {
+  if (!Py_IsInitialized() || g_fork_pending) return;
+  g_fork_state = PyGILState_Ensure();
+  PyOS_BeforeFork();
+  g_fork_pending = true;
+}
+
+void after_fork_parent() noexcept {
+  if (!g_fork_pending) return;  // a fork we did not prepare
+  g_fork_pending = false;
+  PyOS_AfterFork_Parent();
+  PyGILState_Release(g_fork_state);
+}
+
+void after_fork_child() noexcept {
+  if (!g_fork_pending) return;
+  g_fork_pending = false;
+  // Resets the GIL and the import lock, forgets the parent's other threads.
+  PyOS_AfterFork_Child();
+  PyGILState_Release(g_fork_state);
+}
+
+}  // namespace trellis::python::interpreter

@@ -1,0 +1,145 @@
+#include "python_plugin.hpp"
+
+#include "app_loader.hpp"
+#include "environ.hpp"
+#include "errors_stream.hpp"
+#include "file_wrapper.hpp"
+#include "input_stream.hpp"
+#include "interpreter.hpp"
+#include "response_driver.hpp"
+#include "start_response.hpp"
+#include "thread_objects.hpp"
+#include "traceback.hpp"
+
+namespace trellis::python {
+namespace {
+
+// One application thread's Python side. thread_start() binds a thread
+// state to the thread once, so handle() is a plain GIL acquire/release.
+struct ThreadSlot {
+  PyThreadState* tstate = nullptr;  // set between thread_start and thread_stop
+  PyGILState_STATE gstate{};
+  ThreadObjects objects;
+};
+thread_local ThreadSlot t_slot;
+
+// Holds the GIL for a scope, through the thread's own state when it has one.
+class Gil {
+ public:
+  Gil() noexcept : own_(t_slot.tstate != nullptr) {
+    if (own_)
+      PyEval_RestoreThread(t_slot.tstate);
+    else
+      state_ = PyGILState_Ensure();  // a thread the core did not announce
+  }
+  Gil(const Gil&) = delete;
+  Gil& operator=(const Gil&) = delete;
+  ~Gil() {
+    if (own_)
+      PyEval_SaveThread();
+    else
+      PyGILState_Release(state_);
+  }
+
+ private:
+  bool own_;
+  PyGILState_STATE state_{};
+};
+
+}  // namespace
+
+PythonPlugin::PythonPlugin(sdk::Host& host) : host_(host), settings_(read_settings(host)) {
+  interpreter::make_libpython_global(host);
+}
+
+sdk::Status PythonPlugin::on_config() noexcept {
+  // Master: options only, Python never starts here.
+  settings_ = read_settings(host_);
+  return validate(settings_, host_) ? sdk::Status::ok : sdk::Status::invalid_argument;
+}
+
+sdk::Status PythonPlugin::before_fork() noexcept {
+  interpreter::before_fork();
+  return sdk::Status::ok;
+}
+
+sdk::Status PythonPlugin::after_fork_parent() noexcept {
+  interpreter::after_fork_parent();
+  return sdk::Status::ok;
+}
+
+sdk::Status PythonPlugin::after_fork_child(const sdk::WorkerIdentity&) noexcept {
+  interpreter::after_fork_child();
+  return sdk::Status::ok;
+}
+
+void PythonPlugin::worker_shutdown() noexcept {
+  if (!interpreter::started()) return;
+  Gil gil;
+  // What a normal interpreter exit would do for the application (atexit
+  // handlers flushing metrics or closing pools, buffered stdout). Not
+  // Py_FinalizeEx(): it waits for every non-daemon thread the app started.
+  Ref atexit(PyImport_ImportModule("atexit"));
+  if (!atexit || !Ref(PyObject_CallMethod(atexit.get(), "_run_exitfuncs", nullptr)))
+    log_exception(host_, "python: atexit handlers failed");
+  for (const char* stream : {"stdout", "stderr"}) {
+    PyObject* f = PySys_GetObject(stream);  // borrowed
+    if (f && f != Py_None && !Ref(PyObject_CallMethod(f, "flush", nullptr))) PyErr_Clear();
+  }
+}
+
+bool PythonPlugin::prepare_python() noexcept {
+  return input_stream::init_type() && errors_stream::init_type() && file_wrapper::init_type() &&
+         start_response::init_types() && environ::init(settings_);
+}
+
+sdk::Status PythonPlugin::load_application() noexcept {
+  settings_ = read_settings(host_);
+  if (app_) return sdk::Status::ok;
+  if (settings_.wsgi_file.empty() && settings_.module.empty() && !settings_.need_app) {
+    host_.log(sdk::LogLevel::warn, "python: no application configured");
+    return sdk::Status::ok;
+  }
+  if (auto st = interpreter::acquire(settings_, host_); st != sdk::Status::ok) return st;
+  sdk::Status result = sdk::Status::ok;
+  if (!prepare_python()) {
+    log_exception(host_, "python: cannot set up the WSGI types");
+    result = sdk::Status::internal_error;
+  } else {
+    app_ = load_app(settings_, host_);
+    if (!app_) {
+      PyErr_Clear();
+      // Without need-app the worker serves 500s instead of failing to start.
+      result = settings_.need_app ? sdk::Status::app_error : sdk::Status::ok;
+    }
+  }
+  interpreter::release();
+  return result;
+}
+
+sdk::Status PythonPlugin::thread_start() noexcept {
+  if (!interpreter::started() || t_slot.tstate) return sdk::Status::ok;
+  t_slot.gstate = PyGILState_Ensure();
+  t_slot.tstate = PyEval_SaveThread();
+  return sdk::Status::ok;
+}
+
+void PythonPlugin::thread_stop() noexcept {
+  if (!t_slot.tstate) return;
+  PyEval_RestoreThread(t_slot.tstate);
+  clear(t_slot.objects);
+  t_slot.tstate = nullptr;
+  PyGILState_Release(t_slot.gstate);  // frees the thread state if Ensure made it
+}
+
+sdk::Status PythonPlugin::handle(sdk::Request& request, sdk::ResponseWriter& response) noexcept {
+  if (!app_) {
+    host_.log(sdk::LogLevel::error, "python: no application loaded, check the startup log; answering 500");
+    fail_response(response);
+    return sdk::Status::app_error;
+  }
+  Gil gil;
+  return serve(app_, t_slot.objects, host_, request, response);
+}
+
+}  // namespace trellis::python

@@ -1,0 +1,223 @@
+#include "response_driver.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "environ.hpp"
+#include "file_wrapper.hpp"
+#include "input_stream.hpp"
+#include "start_response.hpp"
+#include "traceback.hpp"
+
+namespace trellis::python {
+namespace {
+
+enum class Outcome {
+  ok,
+  app_error,    // a Python exception is set
+  client_gone,  // the writer failed; state.io_status says how
+};
+
+Outcome emit(ResponseState& st, PyObject* chunk, bool last) {
+  if (!PyBytes_Check(chunk)) {
+    PyErr_Format(PyExc_TypeError, "response body items must be bytes, not %.100s", Py_TYPE(chunk)->tp_name);
+    return Outcome::app_error;
+  }
+  Py_ssize_t n = PyBytes_GET_SIZE(chunk);
+  if (n == 0) return Outcome::ok;
+  if (!st.started) {
+    PyErr_SetString(PyExc_AssertionError, "the application produced body data before calling start_response()");
+    return Outcome::app_error;
+  }
+  Py_INCREF(chunk);  // the GIL is released while writing; keep it alive
+  sdk::Status rc = write_body(st, std::string_view(PyBytes_AS_STRING(chunk), static_cast<std::size_t>(n)), last);
+  Py_DECREF(chunk);
+  return rc == sdk::Status::ok ? Outcome::ok : Outcome::client_gone;
+}
+
+// list/tuple: the length is known, so the last non-empty item is written
+// with last=true and the protocol can frame a single-item body with a
+// Content-Length instead of chunks.
+Outcome send_sequence(ResponseState& st, PyObject* seq) {
+  const bool is_list = PyList_CheckExact(seq);
+  auto size = [&] { return is_list ? PyList_GET_SIZE(seq) : PyTuple_GET_SIZE(seq); };
+  auto item = [&](Py_ssize_t i) { return is_list ? PyList_GET_ITEM(seq, i) : PyTuple_GET_ITEM(seq, i); };
+  Py_ssize_t last = size() - 1;
+  while (last >= 0 && PyBytes_Check(item(last)) && PyBytes_GET_SIZE(item(last)) == 0) --last;
+  for (Py_ssize_t i = 0; i < size(); ++i) {  // re-read: the GIL is released while writing
+    Outcome o = emit(st, item(i), i == last);
+    if (o != Outcome::ok) return o;
+  }
+  return Outcome::ok;
+}
+
+Outcome send_iterable(ResponseState& st, PyObject* body) {
+  Ref it(PyObject_GetIter(body));
+  if (!it) return Outcome::app_error;
+  while (PyObject* chunk = PyIter_Next(it.get())) {
+    Outcome o = emit(st, chunk, false);
+    Py_DECREF(chunk);
+    if (o != Outcome::ok) return o;
+  }
+  return PyErr_Occurred() ? Outcome::app_error : Outcome::ok;
+}
+
+// wsgi.file_wrapper around a regular file: sendfile() from its current
+// position, at most Content-Length bytes when the application gave one.
+// `handled` stays false when the object has no usable descriptor.
+Outcome send_file(ResponseState& st, PyObject* wrapper, bool& handled) {
+  handled = false;
+  PyObject* f = file_wrapper::filelike(wrapper);
+  Ref fileno(PyObject_CallMethod(f, "fileno", nullptr));
+  int fd = fileno ? PyLong_AsLong(fileno.get()) : -1;
+  struct stat sb {};
+  if (fd < 0 || ::fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    PyErr_Clear();  // BytesIO & co: iterate instead
+    return Outcome::ok;
+  }
+  // tell() knows about Python-level buffering; the descriptor's offset may not.
+  std::int64_t offset = -1;
+  if (Ref pos{PyObject_CallMethod(f, "tell", nullptr)}) offset = PyLong_AsLongLong(pos.get());
+  if (offset < 0) {
+    PyErr_Clear();
+    offset = ::lseek(fd, 0, SEEK_CUR);
+    if (offset < 0) return Outcome::ok;
+  }
+  handled = true;
+  if (!st.started) {
+    PyErr_SetString(PyExc_AssertionError, "the application returned a file_wrapper without calling start_response()");
+    return Outcome::app_error;
+  }
+  std::int64_t count = std::max<std::int64_t>(0, static_cast<std::int64_t>(sb.st_size) - offset);
+  if (st.content_length >= 0) count = std::min(count, st.content_length);
+  if (count == 0) return Outcome::ok;
+  sdk::Status rc;
+  {
+    GilRelease nogil;
+    rc = st.writer->send_file(fd, offset, count);
+  }
+  if (rc != sdk::Status::ok) {
+    st.client_gone = true;
+    st.io_status = rc;
+    return Outcome::client_gone;
+  }
+  return Outcome::ok;
+}
+
+Outcome send_body(ResponseState& st, PyObject* body) {
+  Outcome o = Outcome::ok;
+  bool handled = false;
+  if (file_wrapper::check(body)) o = send_file(st, body, handled);
+  if (!handled) {
+    if (PyList_CheckExact(body) || PyTuple_CheckExact(body))
+      o = send_sequence(st, body);
+    else
+      o = send_iterable(st, body);
+  }
+  if (o != Outcome::ok) return o;
+  if (!st.started) {
+    PyErr_SetString(PyExc_AssertionError, "the application returned without calling start_response()");
+    return Outcome::app_error;
+  }
+  sdk::Status rc;
+  {
+    GilRelease nogil;
+    rc = st.writer->finish();
+  }
+  if (rc != sdk::Status::ok) {
+    st.client_gone = true;
+    st.io_status = rc;
+    return Outcome::client_gone;
+  }
+  return Outcome::ok;
+}
+
+// PEP 3333: close() of the iterable is called whatever happened. Its own
+// exception is logged; false then.
+bool close_body(PyObject* body, sdk::Host& host) {
+  // Keep an exception from the body itself while close() runs.
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  bool ok = true;
+  Ref close(PyObject_GetAttrString(body, "close"));
+  if (!close) {
+    PyErr_Clear();  // no close(): nothing to do
+  } else if (!Ref(PyObject_CallNoArgs(close.get()))) {
+    log_exception(host, "python: the response iterable's close() raised");
+    ok = false;
+  }
+  PyErr_Restore(type, value, tb);
+  return ok;
+}
+
+sdk::Status app_failed(ResponseState& st, sdk::Host& host, std::string_view what) {
+  if (st.client_gone) {
+    // The application only saw our OSError from write(): not its bug.
+    PyErr_Clear();
+    host.log(sdk::LogLevel::info, std::string("python: client went away: ") + sdk::to_string(st.io_status));
+    return st.io_status;
+  }
+  log_exception(host, what);
+  {
+    GilRelease nogil;
+    fail_response(*st.writer);
+  }
+  return sdk::Status::app_error;
+}
+
+sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& request) {
+  ResponseState& st = o.state;
+  Ref env(environ::build(request, o.input, o.errors));
+  if (!env) return app_failed(st, host, "python: cannot build the WSGI environ");
+  PyObject* args[] = {env.get(), o.start_response};
+  Ref body(PyObject_Vectorcall(app, args, 2, nullptr));
+  if (!body) return app_failed(st, host, "python: the application raised");
+  Outcome out = send_body(st, body.get());
+  bool closed_ok = close_body(body.get(), host);
+  switch (out) {
+    case Outcome::ok:
+      return closed_ok ? sdk::Status::ok : sdk::Status::app_error;
+    case Outcome::client_gone:
+      host.log(sdk::LogLevel::info, std::string("python: client went away: ") + sdk::to_string(st.io_status));
+      return st.io_status;
+    case Outcome::app_error:
+      break;
+  }
+  return app_failed(st, host, "python: the response body failed");
+}
+
+}  // namespace
+
+void fail_response(sdk::ResponseWriter& w) noexcept {
+  static constexpr std::string_view kBody = "Internal Server Error\n";
+  static const sdk::Field kHeaders[] = {
+      {"Content-Type", "text/plain; charset=utf-8"},
+      {"Content-Length", "22"},
+  };
+  if (w.headers_sent() || w.start("500 Internal Server Error", kHeaders) != sdk::Status::ok) {
+    w.abort();
+    return;
+  }
+  if (w.write(kBody, true) == sdk::Status::ok) w.finish();
+}
+
+sdk::Status serve(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& request,
+                  sdk::ResponseWriter& response) noexcept {
+  if (!prepare(o, host)) {
+    log_exception(host, "python: cannot prepare the request objects");
+    PyErr_Clear();
+    GilRelease nogil;
+    fail_response(response);
+    return sdk::Status::internal_error;
+  }
+  input_stream::attach(o.input, request.body, request.content_length);
+  o.state.begin(response);
+  start_response::attach(o.start_response, &o.state);
+  sdk::Status rc = run(app, o, host, request);
+  recycle(o);
+  return rc;
+}
+
+}  // namespace trellis::python

@@ -1,0 +1,3 @@
+# Deliberately broken: the load tests check the traceback reaches the log.
+def application(environ, start_response)
+    return []

@@ -1,0 +1,652 @@
+// PEP 3333 behaviour of the python plugin, through the real .so and one
+// test application (apps/pep3333_app.py) that routes on PATH_INFO.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace trellis::test {
+namespace {
+
+using sdk::LogLevel;
+
+struct App {
+  LoadedPlugin lib{TRELLIS_PYTHON_PLUGIN};
+  FakeHost* host = new FakeHost;  // plugins are never freed: neither is their host
+  sdk::Plugin* plugin = nullptr;
+  sdk::Runtime* rt = nullptr;
+  Status loaded = Status::internal_error;
+
+  App() {
+    host->set("wsgi-file", TRELLIS_PY_APPS "/pep3333_app.py");
+    host->set("callable", "app");
+    host->set("threads", "4");
+    host->set("processes", "2");
+    plugin = lib.create(*host);
+    if (!plugin) return;
+    rt = plugin->runtime();
+    if (plugin->on_config() != Status::ok) return;
+    loaded = rt->load_application();
+  }
+};
+
+App& app() {
+  static App* a = new App;
+  return *a;
+}
+
+class Wsgi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(app().plugin, nullptr);
+    ASSERT_EQ(app().loaded, Status::ok) << app().host->all_logs();
+  }
+  Result get(const std::string& path, const std::string& query = "", int fail_after = -1) {
+    return call(*app().rt, TestRequest::get(path, query), fail_after);
+  }
+  Result run(const TestRequest& r, int fail_after = -1) { return call(*app().rt, r, fail_after); }
+  FakeHost& host() { return *app().host; }
+  // Log lines produced by `f`.
+  template <typename F>
+  std::string logs_of(F&& f) {
+    std::size_t from = host().log_count();
+    f();
+    std::string out;
+    for (auto& l : host().logs_since(from)) out += l + "\n";
+    return out;
+  }
+};
+
+void expect_500(const Result& r) {
+  EXPECT_EQ(r.status, Status::app_error);
+  EXPECT_EQ(r.writer.status, "500 Internal Server Error");
+  EXPECT_EQ(r.writer.body, "Internal Server Error\n");
+  EXPECT_FALSE(r.writer.aborted);
+}
+
+// ---------------------------------------------------------------- plugin shape
+
+TEST_F(Wsgi, DescriptorDeclaresRuntimeAndOptions) {
+  const auto* d = app().lib.descriptor;
+  EXPECT_STREQ(d->name, "python");
+  EXPECT_EQ(d->kind, TRELLIS_KIND_RUNTIME);
+  EXPECT_STREQ(d->toolchain, TRELLIS_TOOLCHAIN_FINGERPRINT);
+  std::map<std::string, const trellis_option_spec*> by_name;
+  for (std::size_t i = 0; i < d->option_count; ++i) by_name[d->options[i].name] = &d->options[i];
+  for (auto name : {"wsgi-file", "module", "callable", "chdir", "pythonpath", "home", "need-app"})
+    EXPECT_TRUE(by_name.count(name)) << name;
+  EXPECT_EQ(by_name["module"]->short_name, 'w');
+  EXPECT_STREQ(by_name["module"]->aliases, "wsgi");
+  EXPECT_EQ(by_name["pythonpath"]->type, TRELLIS_OPT_LIST);
+  EXPECT_STREQ(by_name["pythonpath"]->aliases, "python-path,pp");
+  EXPECT_STREQ(by_name["home"]->aliases, "virtualenv,venv,pyhome");
+  EXPECT_EQ(by_name["need-app"]->type, TRELLIS_OPT_FLAG);
+  EXPECT_STREQ(by_name["need-app"]->default_value, "true");
+  EXPECT_STREQ(by_name["callable"]->default_value, "application");
+  EXPECT_EQ(app().rt->modifier1(), 0);
+}
+
+TEST_F(Wsgi, EmbedsTheSystemPython) {
+  auto r = get("/sys");
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_NE(r.writer.body.find("\"executable\": \"/usr/bin/python3\""), std::string::npos) << r.writer.body;
+  EXPECT_NE(r.writer.body.find("\"prefix\": \"/usr\""), std::string::npos) << r.writer.body;
+  EXPECT_NE(r.writer.body.find("3.11"), std::string::npos);
+  EXPECT_EQ(r.writer.body.find(".pyenv"), std::string::npos) << r.writer.body;
+}
+
+// ---------------------------------------------------------------- environ
+
+TEST_F(Wsgi, EnvironHasEveryRequiredKeyWithNativeStrings) {
+  auto t = TestRequest::get("/environ", "a=1&b=%20");
+  t.uri = "/environ?a=1&b=%20";
+  t.headers = {{"Host", "example.com:8080"}, {"User-Agent", "gtest"}, {"X-Custom-Thing", "v"},
+               {"Accept-Encoding", "gzip, br"}};
+  auto r = run(t);
+  ASSERT_EQ(r.status, Status::ok);
+  const std::string& b = r.writer.body;
+  for (auto want : {"\"REQUEST_METHOD\": [\"str\", \"GET\"]", "\"SCRIPT_NAME\": [\"str\", \"\"]",
+                    "\"PATH_INFO\": [\"str\", \"/environ\"]", "\"QUERY_STRING\": [\"str\", \"a=1&b=%20\"]",
+                    "\"REQUEST_URI\": [\"str\", \"/environ?a=1&b=%20\"]",
+                    "\"SERVER_NAME\": [\"str\", \"localhost\"]", "\"SERVER_PORT\": [\"str\", \"8080\"]",
+                    "\"SERVER_PROTOCOL\": [\"str\", \"HTTP/1.1\"]", "\"REMOTE_ADDR\": [\"str\", \"127.0.0.1\"]",
+                    "\"REMOTE_PORT\": [\"str\", \"50000\"]", "\"HTTP_HOST\": [\"str\", \"example.com:8080\"]",
+                    "\"HTTP_USER_AGENT\": [\"str\", \"gtest\"]", "\"HTTP_X_CUSTOM_THING\": [\"str\", \"v\"]",
+                    "\"HTTP_ACCEPT_ENCODING\": [\"str\", \"gzip, br\"]", "\"wsgi.version\": [\"tuple\", [1, 0]]",
+                    "\"wsgi.url_scheme\": [\"str\", \"http\"]", "\"wsgi.multithread\": [\"bool\", true]",
+                    "\"wsgi.multiprocess\": [\"bool\", true]", "\"wsgi.run_once\": [\"bool\", false]",
+                    "\"wsgi.input_terminated\": [\"bool\", true]", "\"_types_native\": true",
+                    "\"_errors_has_write\": true", "\"_input_has_read\": true", "\"_file_wrapper_callable\": true"})
+    EXPECT_NE(b.find(want), std::string::npos) << want << "\n" << b;
+  EXPECT_NE(b.find("\"wsgi.input\": [\"InputStream\""), std::string::npos) << b;
+  EXPECT_NE(b.find("\"wsgi.errors\": [\"ErrorsStream\""), std::string::npos) << b;
+  EXPECT_EQ(b.find("CONTENT_LENGTH"), std::string::npos) << "no body: no CONTENT_LENGTH";
+  EXPECT_EQ(b.find("CONTENT_TYPE"), std::string::npos);
+}
+
+TEST_F(Wsgi, ContentTypeAndLengthAreNotDuplicatedAsHttpKeys) {
+  auto t = TestRequest::post("/environ", "x=1");
+  t.headers = {{"content-type", "application/x-www-form-urlencoded"}};
+  auto r = run(t);
+  const std::string& b = r.writer.body;
+  EXPECT_NE(b.find("\"CONTENT_TYPE\": [\"str\", \"application/x-www-form-urlencoded\"]"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"CONTENT_LENGTH\": [\"str\", \"3\"]"), std::string::npos) << b;
+  EXPECT_EQ(b.find("HTTP_CONTENT_TYPE"), std::string::npos);
+  EXPECT_EQ(b.find("HTTP_CONTENT_LENGTH"), std::string::npos);
+  EXPECT_NE(b.find("\"REQUEST_METHOD\": [\"str\", \"POST\"]"), std::string::npos);
+}
+
+TEST_F(Wsgi, PathInfoIsLatin1DecodedBytes) {
+  auto t = TestRequest::get("/environ");
+  t.path = "/environ";
+  t.uri = "/caf%C3%A9";
+  t.headers = {{"X-Bytes", "caf\xc3\xa9"}};
+  auto r = run(t);
+  // UTF-8 bytes C3 A9 arrive as the two code points U+00C3 U+00A9.
+  EXPECT_NE(r.writer.body.find("\"HTTP_X_BYTES\": [\"str\", \"caf\\u00c3\\u00a9\"]"), std::string::npos)
+      << r.writer.body;
+  EXPECT_NE(r.writer.body.find("\"REQUEST_URI\": [\"str\", \"/caf%C3%A9\"]"), std::string::npos);
+}
+
+TEST_F(Wsgi, HeaderNamesWithUnderscoresAreDropped) {
+  auto t = TestRequest::get("/environ");
+  t.headers = {{"X_Forwarded_For", "spoofed"}, {"X-Forwarded-For", "10.0.0.1"}};
+  auto r = run(t);
+  EXPECT_NE(r.writer.body.find("\"HTTP_X_FORWARDED_FOR\": [\"str\", \"10.0.0.1\"]"), std::string::npos);
+  EXPECT_EQ(r.writer.body.find("spoofed"), std::string::npos);
+}
+
+TEST_F(Wsgi, HttpsSchemeAndHttp10) {
+  auto t = TestRequest::get("/environ");
+  t.scheme = "https";
+  t.protocol = "HTTP/1.0";
+  t.server_port = "";
+  auto r = run(t);
+  EXPECT_NE(r.writer.body.find("\"wsgi.url_scheme\": [\"str\", \"https\"]"), std::string::npos);
+  EXPECT_NE(r.writer.body.find("\"SERVER_PROTOCOL\": [\"str\", \"HTTP/1.0\"]"), std::string::npos);
+  EXPECT_NE(r.writer.body.find("\"SERVER_PORT\": [\"str\", \"443\"]"), std::string::npos);
+}
+
+TEST_F(Wsgi, CgiVarsArePassedVerbatimAndWin) {
+  TestRequest t = TestRequest::get("/derived-path-not-used");
+  t.cgi_vars = {{"PATH_INFO", "/environ"}, {"SCRIPT_NAME", "/mount"}, {"SERVER_NAME", "nginx.example"},
+                {"UWSGI_CUSTOM", "yes"}, {"HTTP_HOST", "from-vars"}};
+  t.headers = {{"Host", "from-headers"}};
+  auto r = run(t);
+  ASSERT_EQ(r.status, Status::ok);
+  const std::string& b = r.writer.body;
+  EXPECT_NE(b.find("\"SCRIPT_NAME\": [\"str\", \"/mount\"]"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"SERVER_NAME\": [\"str\", \"nginx.example\"]"), std::string::npos);
+  EXPECT_NE(b.find("\"UWSGI_CUSTOM\": [\"str\", \"yes\"]"), std::string::npos);
+  EXPECT_NE(b.find("\"HTTP_HOST\": [\"str\", \"from-vars\"]"), std::string::npos);
+  // Missing required keys are filled in, wsgi.* are ours.
+  EXPECT_NE(b.find("\"REQUEST_METHOD\": [\"str\", \"GET\"]"), std::string::npos);
+  EXPECT_NE(b.find("\"SERVER_PROTOCOL\": [\"str\", \"HTTP/1.1\"]"), std::string::npos);
+  EXPECT_NE(b.find("\"wsgi.version\": [\"tuple\", [1, 0]]"), std::string::npos);
+  EXPECT_NE(b.find("\"wsgi.input\""), std::string::npos);
+}
+
+TEST_F(Wsgi, MultithreadAndMultiprocessFollowOptions) {
+  EXPECT_EQ(get("/multithread").writer.body, "[true, true]");
+}
+
+// ---------------------------------------------------------------- wsgi.input
+
+TEST_F(Wsgi, ReadAllWithContentLength) {
+  std::string body(100000, 'x');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  auto t = TestRequest::post("/echo", body);
+  t.max_chunk = 4096;
+  auto r = run(t);
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.writer.body, body);
+}
+
+TEST_F(Wsgi, ReadStopsAtContentLength) {
+  // The reader would give more than announced; wsgi.input must not.
+  auto t = TestRequest::post("/echo", "0123456789");
+  t.headers = {{"Content-Length", "4"}};
+  BuiltRequest built(t);
+  built.req.content_length = 4;
+  FakeWriter w;
+  EXPECT_EQ(app().rt->handle(built.req, w), Status::ok);
+  EXPECT_EQ(w.body, "0123");
+}
+
+TEST_F(Wsgi, ChunkedBodyIsReadUntilTheReaderEnds) {
+  std::string body(200000, 'c');
+  body += "end";
+  auto t = TestRequest::post("/echo", body);
+  t.chunked = true;
+  t.max_chunk = 7000;
+  auto r = run(t);
+  EXPECT_EQ(r.writer.body, body);
+  auto env = TestRequest::post("/environ", "abc");
+  env.chunked = true;
+  auto e = run(env);
+  EXPECT_EQ(e.writer.body.find("CONTENT_LENGTH"), std::string::npos);
+  EXPECT_NE(e.writer.body.find("\"HTTP_TRANSFER_ENCODING\": [\"str\", \"chunked\"]"), std::string::npos);
+}
+
+TEST_F(Wsgi, ReadNReturnsFullBlocksThenTheRest) {
+  EXPECT_EQ(run(TestRequest::post("/read_n", std::string(23, 'z'), "10")).writer.body, "[10, 10, 3]");
+  auto chunked = TestRequest::post("/read_n", std::string(23, 'z'), "10");
+  chunked.chunked = true;
+  EXPECT_EQ(run(chunked).writer.body, "[10, 10, 3]");
+}
+
+TEST_F(Wsgi, ReadNoneAndMinusOneReadEverything) {
+  EXPECT_EQ(run(TestRequest::post("/read_none", "hello")).writer.body, "[\"hello\", \"\", \"\"]");
+}
+
+TEST_F(Wsgi, EmptyBodyReadsNothingWithoutTouchingTheReader) {
+  auto t = TestRequest::get("/echo");
+  BuiltRequest built(t);
+  FakeWriter w;
+  EXPECT_EQ(app().rt->handle(built.req, w), Status::ok);
+  EXPECT_EQ(w.body, "");
+  EXPECT_EQ(built.body.calls, 0);
+}
+
+TEST_F(Wsgi, Readline) {
+  EXPECT_EQ(run(TestRequest::post("/readline", "one\ntwo\n\nlast")).writer.body,
+            "[\"one\\n\", \"two\\n\", \"\\n\", \"last\"]");
+  auto chunked = TestRequest::post("/readline", "a\nbb\n");
+  chunked.chunked = true;
+  EXPECT_EQ(run(chunked).writer.body, "[\"a\\n\", \"bb\\n\"]");
+}
+
+TEST_F(Wsgi, ReadlineLongerThanTheInternalBuffer) {
+  std::string line(20000, 'L');
+  auto t = TestRequest::post("/readline", line + "\nshort\n");
+  t.max_chunk = 5000;
+  auto r = run(t);
+  EXPECT_EQ(r.writer.body, "[\"" + line + "\\n\", \"short\\n\"]");
+}
+
+TEST_F(Wsgi, ReadlineWithSize) {
+  EXPECT_EQ(run(TestRequest::post("/readline", "abcdef\ngh\n", "4")).writer.body,
+            "[\"abcd\", \"ef\\n\", \"gh\\n\"]");
+}
+
+TEST_F(Wsgi, Readlines) {
+  EXPECT_EQ(run(TestRequest::post("/readlines", "1\n22\n333\n")).writer.body, "[[\"1\\n\", \"22\\n\", \"333\\n\"], \"\"]");
+  // The hint stops once that many bytes were returned; the rest stays readable.
+  EXPECT_EQ(run(TestRequest::post("/readlines", "1\n22\n333\n", "3")).writer.body,
+            "[[\"1\\n\", \"22\\n\"], \"333\\n\"]");
+}
+
+TEST_F(Wsgi, IterationYieldsLines) {
+  EXPECT_EQ(run(TestRequest::post("/iter", "x\ny\nz")).writer.body, "[\"x\\n\", \"y\\n\", \"z\"]");
+}
+
+TEST_F(Wsgi, MixedReadsConsumeTheReadlineBufferFirst) {
+  EXPECT_EQ(run(TestRequest::post("/mixed", "line\nabcdefgh\nrest")).writer.body,
+            "[\"line\\n\", \"abc\", \"de\", \"fgh\\nrest\", \"\"]");
+}
+
+// ---------------------------------------------------------------- response
+
+TEST_F(Wsgi, SingleItemListIsWrittenWithLast) {
+  auto r = get("/single");
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.writer.status, "200 OK");
+  EXPECT_EQ(r.writer.header("Content-Type"), "text/plain");
+  ASSERT_EQ(r.writer.writes.size(), 1u);
+  EXPECT_EQ(r.writer.writes[0].data, "hello");
+  EXPECT_TRUE(r.writer.writes[0].last);
+  EXPECT_EQ(r.writer.finishes, 1);
+}
+
+TEST_F(Wsgi, SequencesMarkTheLastNonEmptyItem) {
+  auto t = get("/tuple");
+  ASSERT_EQ(t.writer.writes.size(), 2u);
+  EXPECT_FALSE(t.writer.writes[0].last);
+  EXPECT_TRUE(t.writer.writes[1].last);
+  auto m = get("/multi");
+  ASSERT_EQ(m.writer.writes.size(), 2u);
+  EXPECT_EQ(m.writer.writes[1].data, "b");
+  EXPECT_TRUE(m.writer.writes[1].last);
+}
+
+TEST_F(Wsgi, GeneratorStreamsNonEmptyChunks) {
+  auto r = get("/gen");
+  EXPECT_EQ(r.status, Status::ok);
+  ASSERT_EQ(r.writer.writes.size(), 2u);
+  EXPECT_FALSE(r.writer.writes[0].last);
+  EXPECT_FALSE(r.writer.writes[1].last);
+  EXPECT_EQ(r.writer.body, "ab");
+  EXPECT_EQ(r.writer.finishes, 1);
+}
+
+TEST_F(Wsgi, EmptyBodyOnlyFinishes) {
+  auto r = get("/empty");
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.writer.status, "204 No Content");
+  EXPECT_TRUE(r.writer.writes.empty());
+  EXPECT_EQ(r.writer.finishes, 1);
+}
+
+TEST_F(Wsgi, WriteCallableDataPrecedesTheIterable) {
+  auto r = get("/write");
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.writer.body, "first second third");
+  ASSERT_EQ(r.writer.writes.size(), 3u);
+  EXPECT_EQ(r.writer.writes[0].data, "first ");
+}
+
+TEST_F(Wsgi, WriteCallableRejectsStr) {
+  std::string logs;
+  Result r;
+  logs = logs_of([&] { r = get("/write_str"); });
+  expect_500(r);
+  EXPECT_NE(logs.find("TypeError: write() argument must be bytes, not str"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, Latin1HeaderValuesPassThrough) {
+  auto r = get("/latin1_header");
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.writer.header("X-Name"), "caf\xe9");
+}
+
+// ---------------------------------------------------------------- exc_info
+
+TEST_F(Wsgi, ExcInfoReplacesHeadersNotYetSent) {
+  auto r = get("/exc_info_replace");
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.writer.status, "503 Service Unavailable");
+  EXPECT_EQ(r.writer.header("X-Second"), "2");
+  EXPECT_EQ(r.writer.header("X-First"), "");
+  EXPECT_EQ(r.writer.body, "replaced");
+}
+
+TEST_F(Wsgi, ExcInfoAfterHeadersSentReraisesTheOriginalAndAborts) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/exc_info_after_sent"); });
+  EXPECT_EQ(r.status, Status::app_error);
+  EXPECT_TRUE(r.writer.aborted);
+  EXPECT_EQ(r.writer.body, "partial");
+  EXPECT_NE(logs.find("ValueError: original error"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, ExcInfoReraiseIsTheSameException) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/exc_info_reraise_check"); });
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.writer.body, "partial-end");
+  EXPECT_NE(logs.find("reraised same: True"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, SecondStartResponseWithoutExcInfoIsAnError) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/twice"); });
+  expect_500(r);
+  EXPECT_NE(logs.find("AssertionError"), std::string::npos) << logs;
+}
+
+// ---------------------------------------------------------------- errors -> 500
+
+TEST_F(Wsgi, ExceptionGives500AndTracebackAndTheWorkerLivesOn) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/raise"); });
+  expect_500(r);
+  EXPECT_TRUE(host().logged("RuntimeError: boom from the app", LogLevel::error));
+  EXPECT_NE(logs.find("Traceback (most recent call last)"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("pep3333_app.py"), std::string::npos) << logs;
+  EXPECT_EQ(get("/single").writer.body, "hello");
+}
+
+TEST_F(Wsgi, SystemExitDoesNotEndTheWorker) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/system_exit"); });
+  expect_500(r);
+  EXPECT_NE(logs.find("SystemExit"), std::string::npos) << logs;
+  EXPECT_EQ(get("/single").status, Status::ok);
+}
+
+TEST_F(Wsgi, MissingStartResponseGives500) {
+  expect_500(get("/no_start"));
+  expect_500(get("/no_start_empty"));
+  EXPECT_TRUE(host().logged("without calling start_response"));
+}
+
+TEST_F(Wsgi, StrBodyGives500) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/str_body"); });
+  expect_500(r);
+  EXPECT_NE(logs.find("must be bytes, not str"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, StrChunkAfterHeadersAborts) {
+  auto r = get("/str_body_after");
+  EXPECT_EQ(r.status, Status::app_error);
+  EXPECT_TRUE(r.writer.aborted);
+  EXPECT_EQ(r.writer.body, "bytes first");
+}
+
+TEST_F(Wsgi, MalformedStatusGives500) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/bad_status"); });
+  expect_500(r);
+  EXPECT_NE(logs.find("malformed status"), std::string::npos) << logs;
+  expect_500(get("/bad_status_type"));
+}
+
+TEST_F(Wsgi, HeaderTheWriterRejectsGives500) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/bad_header_value"); });
+  expect_500(r);
+  EXPECT_NE(logs.find("invalid response status or header"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, NonStrOrNonLatin1HeadersGive500) {
+  expect_500(get("/bad_header_type"));
+  expect_500(get("/non_latin1_header"));
+}
+
+// ---------------------------------------------------------------- close()
+
+TEST_F(Wsgi, CloseIsCalledAfterSuccess) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/close_ok"); });
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.writer.body, "123");
+  EXPECT_NE(logs.find("closed after 3 chunks"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, CloseIsCalledWhenIterationFails) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/close_error"); });
+  expect_500(r);
+  EXPECT_NE(logs.find("closed after 0 chunks"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("RuntimeError: failed while iterating"), std::string::npos) << logs;
+
+  logs = logs_of([&] { r = get("/close_error_after_sent"); });
+  EXPECT_EQ(r.status, Status::app_error);
+  EXPECT_TRUE(r.writer.aborted);
+  EXPECT_NE(logs.find("closed after 2 chunks"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, CloseIsCalledAndIterationStopsWhenTheClientGoes) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/close_gone", "", 1); });
+  EXPECT_EQ(r.status, Status::closed);
+  EXPECT_NE(logs.find("closed after 2 chunks"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find("Traceback"), std::string::npos) << logs;
+  EXPECT_FALSE(r.writer.aborted);
+}
+
+TEST_F(Wsgi, WriteCallableFailingIsNotAnApplicationError) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/write_gone", "", 2); });
+  EXPECT_EQ(r.status, Status::closed);
+  EXPECT_EQ(logs.find("Traceback"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, CloseRaisingIsLogged) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/close_raises"); });
+  EXPECT_EQ(r.status, Status::app_error);
+  EXPECT_EQ(r.writer.body, "ok");
+  EXPECT_NE(logs.find("ValueError: close failed"), std::string::npos) << logs;
+}
+
+// ---------------------------------------------------------------- file_wrapper
+
+class FileWrapper : public Wsgi {
+ protected:
+  void SetUp() override {
+    Wsgi::SetUp();
+    char tmpl[] = "/tmp/trellis-py-fw-XXXXXX";
+    int fd = ::mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    path_ = tmpl;
+    for (int i = 0; i < 10000; ++i) content_ += static_cast<char>('A' + i % 26);
+    std::ofstream(path_, std::ios::binary) << content_;
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+  std::string path_, content_;
+};
+
+TEST_F(FileWrapper, RealFileGoesThroughSendFileFromItsPosition) {
+  auto r = get("/filewrapper", path_ + ",100,-");
+  EXPECT_EQ(r.status, Status::ok);
+  ASSERT_EQ(r.writer.sendfile_calls.size(), 1u);
+  EXPECT_EQ(r.writer.sendfile_calls[0].first, 100);
+  EXPECT_EQ(r.writer.sendfile_calls[0].second, 9900);
+  EXPECT_EQ(r.writer.body, content_.substr(100));
+  EXPECT_TRUE(r.writer.writes.empty());
+  EXPECT_EQ(r.writer.finishes, 1);
+}
+
+TEST_F(FileWrapper, ContentLengthLimitsWhatIsSent) {
+  auto r = get("/filewrapper", path_ + ",10,50");
+  ASSERT_EQ(r.writer.sendfile_calls.size(), 1u);
+  EXPECT_EQ(r.writer.sendfile_calls[0].first, 10);
+  EXPECT_EQ(r.writer.sendfile_calls[0].second, 50);
+  EXPECT_EQ(r.writer.body, content_.substr(10, 50));
+}
+
+TEST_F(FileWrapper, PythonBufferedPositionIsHonoured) {
+  auto r = get("/filewrapper_buffered", path_);
+  ASSERT_EQ(r.writer.sendfile_calls.size(), 1u);
+  EXPECT_EQ(r.writer.sendfile_calls[0].first, 2);
+  EXPECT_EQ(r.writer.body, content_.substr(2));
+}
+
+TEST_F(FileWrapper, FileLikeWithoutDescriptorIsIteratedInBlocks) {
+  auto r = get("/filewrapper_bytesio");
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_TRUE(r.writer.sendfile_calls.empty());
+  ASSERT_EQ(r.writer.writes.size(), 3u);
+  EXPECT_EQ(r.writer.writes[0].data, "0123");
+  EXPECT_EQ(r.writer.body, "0123456789");
+}
+
+// ---------------------------------------------------------------- wsgi.errors
+
+TEST_F(Wsgi, ErrorsStreamLogsWholeLines) {
+  auto logs = logs_of([&] { EXPECT_EQ(get("/errors").status, Status::ok); });
+  for (auto line : {"line one\n", "partial joined\n", "line three\n", "from writelines\n", "no newline at end\n",
+                    "printed to errors\n"})
+    EXPECT_NE(logs.find(line), std::string::npos) << line << "in:\n" << logs;
+  EXPECT_TRUE(host().logged("line one", LogLevel::error));
+}
+
+// ---------------------------------------------------------------- object reuse
+
+TEST_F(Wsgi, ObjectsTheAppKeepsAreNotReusedAndGoStale) {
+  EXPECT_EQ(get("/keep").writer.body, "\"kept\"");
+  auto r = run(TestRequest::post("/use_stale", "new body"));
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_NE(r.writer.body.find("\"start_response\": \"RuntimeError\""), std::string::npos) << r.writer.body;
+  EXPECT_NE(r.writer.body.find("\"stale_input_read\": \"\""), std::string::npos) << r.writer.body;
+  EXPECT_NE(r.writer.body.find("\"same_input\": false"), std::string::npos) << r.writer.body;
+}
+
+TEST_F(Wsgi, WorkerShutdownRunsAtexitHandlers) {
+  char tmpl[] = "/tmp/trellis-py-atexit-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string marker = std::string(tmpl) + "/ran";
+  EXPECT_EQ(get("/atexit", marker).status, Status::ok);
+  app().plugin->worker_shutdown();
+  std::ifstream in(marker);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "ran");
+  std::remove(marker.c_str());
+  ::rmdir(tmpl);
+}
+
+// ---------------------------------------------------------------- threads and fork
+
+TEST_F(Wsgi, ConcurrentHandleFromFourThreads) {
+  constexpr int kThreads = 4, kRequests = 5;
+  std::vector<std::string> failures[kThreads];
+  std::set<std::string> idents[kThreads];
+  std::vector<std::thread> pool;
+  for (int t = 0; t < kThreads; ++t) {
+    pool.emplace_back([&, t] {
+      ASSERT_EQ(app().rt->thread_start(), Status::ok);
+      for (int i = 0; i < kRequests; ++i) {
+        std::string body = "thread " + std::to_string(t) + " request " + std::to_string(i);
+        auto r = call(*app().rt, TestRequest::post("/slow_echo", body));
+        if (r.status != Status::ok || r.writer.body != body) failures[t].push_back(r.writer.body);
+        idents[t].insert(r.writer.header("X-Thread"));
+      }
+      app().rt->thread_stop();
+    });
+  }
+  for (auto& th : pool) th.join();
+  std::set<std::string> all;
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_TRUE(failures[t].empty()) << failures[t].front();
+    EXPECT_EQ(idents[t].size(), 1u);  // one Python thread state per application thread
+    all.insert(idents[t].begin(), idents[t].end());
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads));
+}
+
+TEST_F(Wsgi, PreloadForkServesInTheChildAndTheParent) {
+  // The loader-process sequence: before_fork, fork, then after_fork_child in
+  // the child and after_fork_parent in the parent.
+  get("/single");  // Python is warm and has run in this process
+  ASSERT_EQ(app().plugin->before_fork(), Status::ok);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    sdk::WorkerIdentity self;
+    self.id = 1;
+    if (app().plugin->after_fork_child(self) != Status::ok) ::_exit(2);
+    if (app().rt->thread_start() != Status::ok) ::_exit(3);
+    auto r = call(*app().rt, TestRequest::post("/echo", "from the child"));
+    app().rt->thread_stop();
+    ::_exit(r.status == Status::ok && r.writer.body == "from the child" ? 0 : 1);
+  }
+  ASSERT_EQ(app().plugin->after_fork_parent(), Status::ok);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  EXPECT_TRUE(WIFEXITED(wstatus));
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+  // The parent (loader) keeps working and can fork again.
+  EXPECT_EQ(get("/single").writer.body, "hello");
+  ASSERT_EQ(app().plugin->before_fork(), Status::ok);
+  pid = ::fork();
+  if (pid == 0) {
+    app().plugin->after_fork_child({});
+    ::_exit(call(*app().rt, TestRequest::get("/single")).writer.body == "hello" ? 0 : 1);
+  }
+  ASSERT_EQ(app().plugin->after_fork_parent(), Status::ok);
+  ASSERT_EQ(::waitpid(pid, &wstatus, 0), pid);
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0);
+}
+
+}  // namespace
+}  // namespace trellis::test
