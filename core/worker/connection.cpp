@@ -48,6 +48,7 @@ static sdk::Status status_from_errno(int err) {
 }
 
 sdk::Status Connection::write(std::span<const struct iovec> parts) noexcept {
+  if (aborted_) return sdk::Status::closed;
   // Copy the vector so partial writes can advance it.
   iovec local[16];
   std::vector<iovec> heap;
@@ -96,6 +97,7 @@ sdk::Status Connection::write(std::span<const struct iovec> parts) noexcept {
 }
 
 sdk::Status Connection::send_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept {
+  if (aborted_) return sdk::Status::closed;
   if (count < 0) {
     struct stat st{};
     if (fstat(file_fd, &st) != 0) return sdk::Status::io_error;
@@ -117,6 +119,14 @@ sdk::Status Connection::send_file(int file_fd, std::int64_t offset, std::int64_t
     count -= n;
   }
   return sdk::Status::ok;
+}
+
+void Connection::abort() noexcept {
+  // Linger 0: the close that follows sends RST instead of FIN. Shutting down
+  // the write side now also stops anything still queued from looking final.
+  linger lg{1, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  aborted_ = true;
 }
 
 sdk::Status Connection::read(char* buf, std::size_t size, std::size_t& got) noexcept {

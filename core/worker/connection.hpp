@@ -26,6 +26,7 @@ class Connection final : public sdk::Transport {
   sdk::Status send_file(int fd, std::int64_t offset, std::int64_t count) noexcept override;
   sdk::Status read(char* buf, std::size_t size, std::size_t& got) noexcept override;
   const sdk::ConnectionInfo& info() const noexcept override { return info_; }
+  void abort() noexcept override;
 
   int fd() const { return fd_; }
   const Listener& listener() const { return listener_; }
@@ -42,6 +43,7 @@ class Connection final : public sdk::Transport {
   int fd_;
   const Listener& listener_;
   int io_timeout_ms_;
+  bool aborted_ = false;
   std::string remote_host_, remote_port_;
   sdk::ConnectionInfo info_;
 };

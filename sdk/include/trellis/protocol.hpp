@@ -42,6 +42,10 @@ class Transport {
   // Reads at least one byte (got > 0), or got == 0 at end of stream.
   virtual Status read(char* buf, std::size_t size, std::size_t& got) noexcept = 0;
   virtual const ConnectionInfo& info() const noexcept = 0;
+  // Ends the connection abruptly: when the core closes it, the peer gets a
+  // reset, so even a close-delimited response that was cut short never
+  // looks complete. Further writes fail.
+  virtual void abort() noexcept = 0;
 
  protected:
   ~Transport() = default;

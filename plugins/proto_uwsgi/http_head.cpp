@@ -1,0 +1,90 @@
+#include "http_head.hpp"
+
+#include <limits>
+
+namespace trellis::uwsgi {
+namespace {
+
+bool is_tchar(unsigned char c) noexcept {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_text(std::string_view s) noexcept {
+  for (unsigned char c : s) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<int> parse_status(std::string_view status) noexcept {
+  if (status.size() < 3) return std::nullopt;
+  int code = 0;
+  for (int i = 0; i < 3; ++i) {
+    char c = status[static_cast<std::size_t>(i)];
+    if (c < '0' || c > '9') return std::nullopt;
+    code = code * 10 + (c - '0');
+  }
+  if (code < 100 || code > 599) return std::nullopt;
+  if (status.size() > 3 && (status[3] != ' ' || !is_text(status.substr(4)))) return std::nullopt;
+  return code;
+}
+
+bool valid_header_name(std::string_view name) noexcept {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    if (!is_tchar(c)) return false;
+  }
+  return true;
+}
+
+bool valid_header_value(std::string_view value) noexcept { return is_text(value); }
+
+std::optional<std::int64_t> parse_length_value(std::string_view value) noexcept {
+  // Optional whitespace around the digits is allowed by HTTP.
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+  if (value.empty()) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    int d = c - '0';
+    if (n > (std::numeric_limits<std::int64_t>::max() - d) / 10) return std::nullopt;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+std::string_view response_protocol(std::string_view request_protocol) noexcept {
+  if (request_protocol == "HTTP/1.0") return "HTTP/1.0";
+  return "HTTP/1.1";
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    unsigned char x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+    if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+void append_head(std::string& out, std::string_view protocol, std::string_view status,
+                 std::span<const sdk::Field> headers, std::optional<std::int64_t> add_content_length) {
+  out.append(protocol).append(" ").append(status).append("\r\n");
+  for (const auto& h : headers) out.append(h.name).append(": ").append(h.value).append("\r\n");
+  if (add_content_length) out.append("Content-Length: ").append(std::to_string(*add_content_length)).append("\r\n");
+  out.append("\r\n");
+}
+
+}  // namespace trellis::uwsgi

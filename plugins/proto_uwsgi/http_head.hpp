@@ -1,0 +1,39 @@
+// The HTTP response head a uwsgi peer expects back (nginx parses it with its
+// HTTP status-line parser), and the checks that keep an application from
+// breaking its framing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "trellis/request.hpp"
+
+namespace trellis::uwsgi {
+
+// "200 OK" -> 200. nullopt unless three digits in 100..599, then nothing or
+// a space and a reason free of control characters.
+std::optional<int> parse_status(std::string_view status) noexcept;
+
+// RFC 9110 token.
+bool valid_header_name(std::string_view name) noexcept;
+// No CR, LF, NUL or other control character but HTAB.
+bool valid_header_value(std::string_view value) noexcept;
+
+// A Content-Length value as an application may send it. nullopt if invalid.
+std::optional<std::int64_t> parse_length_value(std::string_view value) noexcept;
+
+// The protocol for the status line: the request's own HTTP/1.x version, else
+// HTTP/1.1 (also for anything odd in SERVER_PROTOCOL, which is unchecked).
+std::string_view response_protocol(std::string_view request_protocol) noexcept;
+
+bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
+
+// Appends "<protocol> <status>\r\n", each "name: value\r\n", an optional
+// extra Content-Length, and the blank line.
+void append_head(std::string& out, std::string_view protocol, std::string_view status,
+                 std::span<const sdk::Field> headers, std::optional<std::int64_t> add_content_length);
+
+}  // namespace trellis::uwsgi

@@ -1,0 +1,148 @@
+#include "request_mapper.hpp"
+
+#include <limits>
+#include <unordered_map>
+
+#include "http_head.hpp"
+
+namespace trellis::uwsgi {
+namespace {
+
+constexpr std::string_view kHttpPrefix = "HTTP_";
+
+// Precedence follows uWSGI: an explicit scheme from the front end wins, then
+// the HTTPS flag nginx sets, then nginx's REQUEST_SCHEME.
+std::string_view pick_scheme(std::string_view uwsgi_scheme, std::string_view url_scheme,
+                             std::string_view https, std::string_view request_scheme) noexcept {
+  for (std::string_view s : {uwsgi_scheme, url_scheme}) {
+    if (iequals_ascii(s, "https")) return "https";
+    if (iequals_ascii(s, "http")) return "http";
+  }
+  if (iequals_ascii(https, "on") || https == "1") return "https";
+  if (iequals_ascii(request_scheme, "https")) return "https";
+  return "http";
+}
+
+}  // namespace
+
+bool parse_content_length(std::string_view text, std::int64_t& out) noexcept {
+  if (text.empty()) {
+    out = -1;
+    return true;
+  }
+  std::int64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    int d = c - '0';
+    if (n > (std::numeric_limits<std::int64_t>::max() - d) / 10) return false;
+    n = n * 10 + d;
+  }
+  out = n;
+  return true;
+}
+
+void cgi_to_header_name(std::string_view cgi_suffix, std::string& out) {
+  bool word_start = true;
+  for (char c : cgi_suffix) {
+    if (c == '_') {
+      out.push_back('-');
+      word_start = true;
+      continue;
+    }
+    if (word_start && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!word_start && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    out.push_back(c);
+    word_start = false;
+  }
+}
+
+std::string RequestMapper::map(std::span<const sdk::Field> vars, std::uint8_t modifier1, sdk::Request& req) {
+  std::string_view content_type, content_length, uwsgi_scheme, url_scheme, https, request_scheme;
+  req = sdk::Request{};
+  req.body = nullptr;
+  for (const auto& v : vars) {
+    const auto& k = v.name;
+    // Only the few names that matter. The first occurrence wins: a repeated
+    // REQUEST_METHOD is a confused sender, and any stable choice is safe.
+    auto set = [&](std::string_view& field) {
+      if (field.data() == nullptr) field = v.value;
+    };
+    if (k == "REQUEST_METHOD") set(req.method);
+    else if (k == "REQUEST_URI") set(req.uri);
+    else if (k == "PATH_INFO") set(req.path);
+    else if (k == "QUERY_STRING") set(req.query);
+    else if (k == "SERVER_PROTOCOL") set(req.protocol);
+    else if (k == "REMOTE_ADDR") set(req.remote_addr);
+    else if (k == "REMOTE_PORT") set(req.remote_port);
+    else if (k == "SERVER_NAME") set(req.server_name);
+    else if (k == "SERVER_PORT") set(req.server_port);
+    else if (k == "CONTENT_TYPE") set(content_type);
+    else if (k == "CONTENT_LENGTH") set(content_length);
+    else if (k == "UWSGI_SCHEME") set(uwsgi_scheme);
+    else if (k == "wsgi.url_scheme") set(url_scheme);
+    else if (k == "HTTPS") set(https);
+    else if (k == "REQUEST_SCHEME") set(request_scheme);
+  }
+  if (!parse_content_length(content_length, req.content_length)) {
+    return "invalid CONTENT_LENGTH \"" + std::string(content_length.substr(0, 64)) + "\"";
+  }
+  req.scheme = pick_scheme(uwsgi_scheme, url_scheme, https, request_scheme);
+  req.modifier1 = modifier1;
+  req.cgi_vars = vars;
+  req.body_terminated = true;  // the length is always known (0 when absent)
+  map_headers(vars, content_type, content_length);
+  req.headers = headers_;
+  return {};
+}
+
+void RequestMapper::map_headers(std::span<const sdk::Field> vars, std::string_view content_type,
+                                std::string_view content_length) {
+  headers_.clear();
+  side_.clear();
+
+  // Group HTTP_* vars by exact key, keeping first-seen order, so repeats are
+  // joined once (linear in the block size, whatever the sender repeats).
+  struct Group {
+    std::string_view key;
+    std::vector<std::string_view> values;
+  };
+  std::vector<Group> groups;
+  std::unordered_map<std::string_view, std::size_t> index;
+  std::size_t side_bytes = 0;
+  for (const auto& v : vars) {
+    if (v.name.size() <= kHttpPrefix.size() || v.name.substr(0, kHttpPrefix.size()) != kHttpPrefix) continue;
+    // The body length comes from CONTENT_LENGTH only; a second, possibly
+    // different, Content-Length would confuse a runtime.
+    if (v.name == "HTTP_CONTENT_LENGTH") continue;
+    if (v.name == "HTTP_CONTENT_TYPE" && !content_type.empty()) continue;
+    auto [it, fresh] = index.try_emplace(v.name, groups.size());
+    if (fresh) groups.push_back(Group{v.name, {}});
+    // Upper bound: every name converted, every value copied plus a separator.
+    side_bytes += v.name.size() + v.value.size() + 2;
+    groups[it->second].values.push_back(v.value);
+  }
+  // Views into side_ must never move: size it once for everything below.
+  side_.reserve(side_bytes);
+  headers_.reserve(groups.size() + 2);
+
+  for (const auto& g : groups) {
+    std::size_t start = side_.size();
+    cgi_to_header_name(g.key.substr(kHttpPrefix.size()), side_);
+    sdk::Field f{std::string_view(side_).substr(start), g.values[0]};
+    if (g.values.size() > 1) {
+      // Cookie pairs are separated by "; " (RFC 6265); every other list by ", ".
+      std::string_view sep = g.key == "HTTP_COOKIE" ? "; " : ", ";
+      std::size_t vstart = side_.size();
+      for (std::size_t i = 0; i < g.values.size(); ++i) {
+        if (i) side_.append(sep);
+        side_.append(g.values[i]);
+      }
+      f.value = std::string_view(side_).substr(vstart);
+    }
+    headers_.push_back(f);
+  }
+  if (!content_type.empty()) headers_.push_back({"Content-Type", content_type});
+  if (!content_length.empty()) headers_.push_back({"Content-Length", content_length});
+}
+
+}  // namespace trellis::uwsgi

@@ -1,0 +1,169 @@
+#include "response_writer.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <new>
+
+#include "http_head.hpp"
+
+namespace trellis::uwsgi {
+
+using sdk::Status;
+
+void UwsgiResponseWriter::begin(const sdk::Request& request) {
+  protocol_ = response_protocol(request.protocol);
+  head_request_ = request.method == "HEAD";
+}
+
+Status UwsgiResponseWriter::usable() const noexcept {
+  if (aborted_ || broken_) return Status::closed;
+  if (finished_) return Status::unsupported;
+  if (!started()) return Status::invalid_argument;
+  return Status::ok;
+}
+
+Status UwsgiResponseWriter::start(std::string_view status, std::span<const sdk::Field> headers) noexcept {
+  if (head_sent_ || finished_) return Status::unsupported;
+  auto code = parse_status(status);
+  if (!code) return Status::invalid_argument;
+  std::optional<std::int64_t> length;
+  for (const auto& h : headers) {
+    if (!valid_header_name(h.name) || !valid_header_value(h.value)) return Status::invalid_argument;
+    if (iequals_ascii(h.name, "Content-Length")) {
+      auto n = parse_length_value(h.value);
+      // Two different lengths would let the peer pick either framing.
+      if (!n || (length && *length != *n)) return Status::invalid_argument;
+      length = n;
+    }
+  }
+  try {
+    std::string head;
+    append_head(head, protocol_, status, headers, std::nullopt);
+    head.resize(head.size() - 2);  // the blank line goes out in send()
+    head_ = std::move(head);
+  } catch (const std::bad_alloc&) {
+    return Status::internal_error;
+  }
+  status_code_ = *code;
+  declared_length_ = length;
+  return Status::ok;
+}
+
+bool UwsgiResponseWriter::may_add_length() const noexcept {
+  // No body may follow these, so a length would be wrong (1xx, 204) or
+  // describe another representation (304, HEAD).
+  if (head_request_ || status_code_ < 200 || status_code_ == 204 || status_code_ == 304) return false;
+  return !declared_length_;
+}
+
+std::string_view UwsgiResponseWriter::clamp(std::string_view data) noexcept {
+  if (head_request_) return {};
+  if (!declared_length_) return data;
+  auto left = static_cast<std::uint64_t>(*declared_length_) - std::min<std::uint64_t>(body_bytes_, *declared_length_);
+  if (data.size() <= left) return data;
+  if (!warned_overflow_) {
+    warned_overflow_ = true;
+    host_.logf(sdk::LogLevel::warn, "uwsgi: application wrote more than its Content-Length %lld; extra bytes dropped",
+               static_cast<long long>(*declared_length_));
+  }
+  return data.substr(0, static_cast<std::size_t>(left));
+}
+
+Status UwsgiResponseWriter::send(std::string_view body, std::optional<std::int64_t> total) noexcept {
+  struct iovec parts[3];
+  int count = 0;
+  std::string tail;
+  if (!head_sent_) {
+    try {
+      if (total) tail = "Content-Length: " + std::to_string(*total) + "\r\n";
+      tail += "\r\n";
+    } catch (const std::bad_alloc&) {
+      return Status::internal_error;
+    }
+    parts[count++] = {head_.data(), head_.size()};
+    parts[count++] = {tail.data(), tail.size()};
+  }
+  if (!body.empty()) parts[count++] = {const_cast<char*>(body.data()), body.size()};
+  if (count == 0) return Status::ok;
+  Status s = transport_.write(std::span<const struct iovec>(parts, static_cast<std::size_t>(count)));
+  if (s != Status::ok) {
+    broken_ = true;
+    return s;
+  }
+  if (!head_sent_) wire_bytes_ += head_.size() + tail.size();
+  head_sent_ = true;
+  body_bytes_ += body.size();
+  wire_bytes_ += body.size();
+  return Status::ok;
+}
+
+Status UwsgiResponseWriter::write(std::string_view data, bool last) noexcept {
+  if (Status s = usable(); s != Status::ok) return s;
+  std::string_view body = clamp(data);
+  // Headers go out with the first non-empty write (or at finish()).
+  if (!head_sent_ && data.empty() && !last) return Status::ok;
+  std::optional<std::int64_t> total;
+  if (!head_sent_ && last && may_add_length()) total = static_cast<std::int64_t>(body.size());
+  return send(body, total);
+}
+
+Status UwsgiResponseWriter::send_file(int fd, std::int64_t offset, std::int64_t count) noexcept {
+  if (Status s = usable(); s != Status::ok) return s;
+  if (offset < 0) return Status::invalid_argument;
+  if (count < 0) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return Status::io_error;
+    count = std::max<std::int64_t>(0, st.st_size - offset);
+  }
+  if (head_request_) count = 0;
+  if (declared_length_) {
+    auto left = *declared_length_ - std::min<std::int64_t>(static_cast<std::int64_t>(body_bytes_), *declared_length_);
+    if (count > left) {
+      if (!warned_overflow_) {
+        warned_overflow_ = true;
+        host_.logf(sdk::LogLevel::warn, "uwsgi: application sent a file past its Content-Length %lld; truncated",
+                   static_cast<long long>(*declared_length_));
+      }
+      count = left;
+    }
+  }
+  if (!head_sent_) {
+    if (Status s = send({}, std::nullopt); s != Status::ok) return s;
+  }
+  if (count == 0) return Status::ok;
+  Status s = transport_.send_file(fd, offset, count);
+  if (s != Status::ok) {
+    broken_ = true;
+    return s;
+  }
+  body_bytes_ += static_cast<std::uint64_t>(count);
+  wire_bytes_ += static_cast<std::uint64_t>(count);
+  return Status::ok;
+}
+
+Status UwsgiResponseWriter::finish() noexcept {
+  if (finished_) return Status::ok;
+  if (Status s = usable(); s != Status::ok) return s;
+  if (!head_sent_) {
+    std::optional<std::int64_t> total;
+    if (may_add_length()) total = 0;
+    if (Status s = send({}, total); s != Status::ok) return s;
+  }
+  finished_ = true;
+  if (declared_length_ && !head_request_ && body_bytes_ < static_cast<std::uint64_t>(*declared_length_)) {
+    // The close that follows tells the peer the body is short.
+    host_.logf(sdk::LogLevel::warn, "uwsgi: response ended after %llu of its %lld Content-Length bytes",
+               static_cast<unsigned long long>(body_bytes_), static_cast<long long>(*declared_length_));
+  }
+  return Status::ok;
+}
+
+void UwsgiResponseWriter::abort() noexcept {
+  // The session reports Progress::close at once; the transport resets the
+  // connection so nginx sees a broken upstream response, not a short one.
+  aborted_ = true;
+  transport_.abort();
+}
+
+}  // namespace trellis::uwsgi

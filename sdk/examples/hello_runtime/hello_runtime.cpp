@@ -1,0 +1,83 @@
+// hello_runtime: the smallest useful trellis runtime. It answers every
+// request from C++ with a greeting and the request path:
+//
+//   $ curl http://127.0.0.1:8080/some/where
+//   Hello from C++ (/some/where)
+//
+// The greeting is an option the plugin declares as data; the core parses it
+// with everything else (--hello-greeting TEXT, hello-greeting = TEXT in an
+// ini file, TRELLIS_HELLO_GREETING=TEXT).
+#include <trellis/plugin.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace {
+
+using trellis::sdk::Field;
+using trellis::sdk::Host;
+using trellis::sdk::LogLevel;
+using trellis::sdk::Request;
+using trellis::sdk::ResponseWriter;
+using trellis::sdk::Status;
+
+class HelloRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Runtime {
+ public:
+  explicit HelloRuntime(Host& host) : host_(host) {}
+
+  // -- Plugin ---------------------------------------------------------------
+  // In the master, before any socket is bound: check options, nothing else.
+  Status on_config() noexcept override {
+    if (host_.option("hello-greeting").value_or("").empty()) {
+      host_.log(LogLevel::error, "hello_runtime: --hello-greeting must not be empty");
+      return Status::invalid_argument;
+    }
+    return Status::ok;
+  }
+
+  Runtime* runtime() noexcept override { return this; }
+
+  // -- Runtime --------------------------------------------------------------
+  // In each worker (or the preload loader process), never in the master.
+  Status load_application() noexcept override {
+    try {
+      greeting_ = std::string(host_.option("hello-greeting").value_or("Hello from C++"));
+    } catch (...) {  // std::bad_alloc: nothing may cross the boundary
+      return Status::internal_error;
+    }
+    host_.logf(LogLevel::info, "hello_runtime: ready in worker %d", host_.worker().id);
+    return Status::ok;
+  }
+
+  // Called concurrently from every application thread: greeting_ is only
+  // read here, so no lock is needed.
+  Status handle(Request& request, ResponseWriter& response) noexcept override {
+    try {
+      std::string body = greeting_ + " (" + std::string(request.path) + ")\n";
+      std::string length = std::to_string(body.size());
+      const Field headers[] = {{"Content-Type", "text/plain; charset=utf-8"}, {"Content-Length", length}};
+      if (response.start("200 OK", headers) != Status::ok) return Status::app_error;
+      // A failed write means the client went away: not the application's fault.
+      if (response.write(body, /*last=*/true) != Status::ok) return Status::ok;
+      response.finish();
+      return Status::ok;
+    } catch (...) {
+      // Headers not sent yet: the protocol answers 500.
+      return Status::app_error;
+    }
+  }
+
+ private:
+  Host& host_;  // owned by the core, valid for the process's life
+  std::string greeting_;
+};
+
+const trellis_option_spec kOptions[] = {
+    {"hello-greeting", nullptr, 0, TRELLIS_OPT_STRING, "Hello from C++", "TEXT",
+     "what hello_runtime answers, followed by the request path"},
+};
+
+}  // namespace
+
+TRELLIS_PLUGIN("hello_runtime", TRELLIS_KIND_RUNTIME, "1.0.0", "example C++ runtime: greets every request", kOptions,
+               [](Host& host) -> trellis::sdk::Plugin* { return new HelloRuntime(host); })

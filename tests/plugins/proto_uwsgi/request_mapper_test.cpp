@@ -1,0 +1,194 @@
+// uwsgi vars -> sdk::Request, including exactly what nginx's stock
+// uwsgi_params sends.
+#include <gtest/gtest.h>
+
+#include "packet_builder.hpp"
+#include "request_mapper.hpp"
+#include "vars_parser.hpp"
+
+namespace trellis::uwsgi::test {
+namespace {
+
+std::vector<sdk::Field> fields(const Vars& vars) {
+  std::vector<sdk::Field> out;
+  for (const auto& [k, v] : vars) out.push_back({k, v});
+  return out;
+}
+
+std::string header(const sdk::Request& r, std::string_view name) {
+  for (const auto& h : r.headers) {
+    if (h.name == name) return std::string(h.value);
+  }
+  return "<absent>";
+}
+
+TEST(RequestMapper, NginxStockUwsgiParams) {
+  Vars vars = nginx_get_vars();
+  auto f = fields(vars);
+  RequestMapper m;
+  sdk::Request r;
+  ASSERT_EQ(m.map(f, 0, r), "");
+  EXPECT_EQ(r.method, "GET");
+  EXPECT_EQ(r.uri, "/hello?x=1");
+  EXPECT_EQ(r.path, "/hello");
+  EXPECT_EQ(r.query, "x=1");
+  EXPECT_EQ(r.protocol, "HTTP/1.1");
+  EXPECT_EQ(r.scheme, "http");
+  EXPECT_EQ(r.remote_addr, "192.0.2.10");
+  EXPECT_EQ(r.remote_port, "51234");
+  EXPECT_EQ(r.server_name, "example.org");
+  EXPECT_EQ(r.server_port, "80");
+  EXPECT_EQ(r.content_length, -1);  // nginx sends CONTENT_LENGTH "" for a GET
+  EXPECT_EQ(r.modifier1, 0);
+  EXPECT_TRUE(r.body_terminated);
+  // Every var verbatim, in order, viewing the caller's memory.
+  ASSERT_EQ(r.cgi_vars.size(), vars.size());
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    EXPECT_EQ(r.cgi_vars[i].name, vars[i].first);
+    EXPECT_EQ(r.cgi_vars[i].value.data(), f[i].value.data());
+  }
+  EXPECT_EQ(header(r, "Host"), "example.org");
+  EXPECT_EQ(header(r, "User-Agent"), "curl/7.88.1");
+  EXPECT_EQ(header(r, "Accept"), "*/*");
+  // Empty CONTENT_TYPE / CONTENT_LENGTH are "absent", not empty headers.
+  EXPECT_EQ(header(r, "Content-Type"), "<absent>");
+  EXPECT_EQ(header(r, "Content-Length"), "<absent>");
+  EXPECT_EQ(r.headers.size(), 3u);
+}
+
+TEST(RequestMapper, PostWithBodyHeaders) {
+  Vars vars = {{"REQUEST_METHOD", "POST"},
+               {"CONTENT_TYPE", "application/x-www-form-urlencoded"},
+               {"CONTENT_LENGTH", "42"},
+               {"HTTP_CONTENT_TYPE", "application/x-www-form-urlencoded"},
+               {"HTTP_CONTENT_LENGTH", "42"},
+               {"HTTP_X_FORWARDED_FOR", "10.0.0.1"}};
+  auto f = fields(vars);
+  RequestMapper m;
+  sdk::Request r;
+  ASSERT_EQ(m.map(f, 0, r), "");
+  EXPECT_EQ(r.content_length, 42);
+  EXPECT_EQ(header(r, "Content-Type"), "application/x-www-form-urlencoded");
+  EXPECT_EQ(header(r, "Content-Length"), "42");
+  EXPECT_EQ(header(r, "X-Forwarded-For"), "10.0.0.1");
+  EXPECT_EQ(r.headers.size(), 3u);  // no duplicate Content-Type / Content-Length
+}
+
+TEST(RequestMapper, HeaderNamesAreRebuilt) {
+  std::string out;
+  cgi_to_header_name("USER_AGENT", out);
+  EXPECT_EQ(out, "User-Agent");
+  out.clear();
+  cgi_to_header_name("X_REAL_IP", out);
+  EXPECT_EQ(out, "X-Real-Ip");
+  out.clear();
+  cgi_to_header_name("DNT", out);
+  EXPECT_EQ(out, "Dnt");
+  out.clear();
+  cgi_to_header_name("SEC_CH_UA_MOBILE", out);
+  EXPECT_EQ(out, "Sec-Ch-Ua-Mobile");
+}
+
+TEST(RequestMapper, RepeatedHeadersAreJoined) {
+  Vars vars = {{"HTTP_ACCEPT", "text/html"}, {"HTTP_COOKIE", "a=1"}, {"HTTP_ACCEPT", "*/*"},
+               {"HTTP_COOKIE", "b=2"}, {"HTTP_ACCEPT", "x/y"}, {"HTTP_", "ignored: no name"}};
+  auto f = fields(vars);
+  RequestMapper m;
+  sdk::Request r;
+  ASSERT_EQ(m.map(f, 0, r), "");
+  ASSERT_EQ(r.headers.size(), 2u);
+  EXPECT_EQ(r.headers[0].name, "Accept");
+  EXPECT_EQ(r.headers[0].value, "text/html, */*, x/y");
+  EXPECT_EQ(r.headers[1].name, "Cookie");
+  EXPECT_EQ(r.headers[1].value, "a=1; b=2");
+}
+
+TEST(RequestMapper, ManyHeadersKeepTheirViews) {
+  // Names live in a side buffer: it must not reallocate under earlier views.
+  Vars vars;
+  for (int i = 0; i < 500; ++i) vars.push_back({"HTTP_X_H" + std::to_string(i), "v" + std::to_string(i)});
+  for (int i = 0; i < 50; ++i) vars.push_back({"HTTP_X_H7", "again"});
+  auto f = fields(vars);
+  RequestMapper m;
+  sdk::Request r;
+  ASSERT_EQ(m.map(f, 0, r), "");
+  ASSERT_EQ(r.headers.size(), 500u);
+  for (int i = 0; i < 500; ++i) {
+    EXPECT_EQ(r.headers[static_cast<std::size_t>(i)].name, "X-H" + std::to_string(i));
+  }
+  EXPECT_EQ(r.headers[7].value.substr(0, 9), "v7, again");
+}
+
+struct SchemeCase {
+  Vars vars;
+  std::string scheme;
+};
+
+TEST(RequestMapper, Scheme) {
+  std::vector<SchemeCase> cases = {
+      {{}, "http"},
+      {{{"HTTPS", "on"}}, "https"},
+      {{{"HTTPS", "ON"}}, "https"},
+      {{{"HTTPS", "1"}}, "https"},
+      {{{"HTTPS", "off"}}, "http"},
+      {{{"REQUEST_SCHEME", "https"}}, "https"},
+      {{{"UWSGI_SCHEME", "https"}}, "https"},
+      {{{"wsgi.url_scheme", "https"}}, "https"},
+      {{{"UWSGI_SCHEME", "http"}, {"HTTPS", "on"}}, "http"},  // explicit wins
+      {{{"UWSGI_SCHEME", "gopher"}, {"HTTPS", "on"}}, "https"},
+  };
+  for (const auto& c : cases) {
+    auto f = fields(c.vars);
+    RequestMapper m;
+    sdk::Request r;
+    ASSERT_EQ(m.map(f, 0, r), "");
+    EXPECT_EQ(r.scheme, c.scheme) << (c.vars.empty() ? "none" : c.vars[0].first + "=" + c.vars[0].second);
+  }
+}
+
+TEST(RequestMapper, ContentLength) {
+  std::int64_t n = 0;
+  EXPECT_TRUE(parse_content_length("", n));
+  EXPECT_EQ(n, -1);
+  EXPECT_TRUE(parse_content_length("0", n));
+  EXPECT_EQ(n, 0);
+  EXPECT_TRUE(parse_content_length("9223372036854775807", n));
+  EXPECT_EQ(n, INT64_MAX);
+  for (const char* bad : {"9223372036854775808", "-1", "1.5", " 1", "1 ", "0x1", "1e3"}) {
+    EXPECT_FALSE(parse_content_length(bad, n)) << bad;
+  }
+  Vars vars = {{"CONTENT_LENGTH", "12a"}};  // fields() views into it: keep it alive
+  auto f = fields(vars);
+  RequestMapper m;
+  sdk::Request r;
+  EXPECT_EQ(m.map(f, 0, r), "invalid CONTENT_LENGTH \"12a\"");
+}
+
+TEST(RequestMapper, Modifier1IsCarried) {
+  RequestMapper m;
+  sdk::Request r;
+  ASSERT_EQ(m.map({}, 5, r), "");
+  EXPECT_EQ(r.modifier1, 5);
+}
+
+TEST(VarsParser, HeaderIsLittleEndian) {
+  const char h[4] = {5, 0x34, 0x12, 9};
+  PacketHeader p = parse_header(h);
+  EXPECT_EQ(p.modifier1, 5);
+  EXPECT_EQ(p.datasize, 0x1234);
+  EXPECT_EQ(p.modifier2, 9);
+}
+
+TEST(VarsParser, LongValueUsesBothLengthBytes) {
+  std::string v(300, 'z');
+  std::string block = vars_block({{"K", v}, {"L", ""}});
+  std::vector<sdk::Field> out;
+  ASSERT_EQ(parse_vars(block, out), "");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].value, v);
+  EXPECT_EQ(out[1].name, "L");
+  EXPECT_EQ(out[1].value, "");
+}
+
+}  // namespace
+}  // namespace trellis::uwsgi::test

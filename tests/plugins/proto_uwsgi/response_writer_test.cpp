@@ -1,0 +1,182 @@
+// The HTTP response a uwsgi peer gets, through a recording Transport.
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "fakes.hpp"
+#include "response_writer.hpp"
+
+namespace trellis::uwsgi::test {
+namespace {
+
+using sdk::Status;
+
+struct Fixture : ::testing::Test {
+  FakeHost host;
+  FakeTransport transport;
+  UwsgiResponseWriter writer{transport, host};
+  sdk::Request request;
+
+  void begin(std::string_view method = "GET", std::string_view protocol = "HTTP/1.1") {
+    request.method = method;
+    request.protocol = protocol;
+    writer.begin(request);
+  }
+};
+
+using ResponseWriter = Fixture;
+
+TEST_F(ResponseWriter, StreamedBodyIsCloseDelimited) {
+  begin();
+  sdk::Field h[] = {{"Content-Type", "text/plain"}};
+  ASSERT_EQ(writer.start("200 OK", h), Status::ok);
+  EXPECT_EQ(transport.writes, 0);  // nothing before the first body byte
+  EXPECT_FALSE(writer.headers_sent());
+  ASSERT_EQ(writer.write("", false), Status::ok);
+  EXPECT_EQ(transport.writes, 0);
+  ASSERT_EQ(writer.write("hello ", false), Status::ok);
+  EXPECT_TRUE(writer.headers_sent());
+  ASSERT_EQ(writer.write("world", false), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello world");
+  auto s = writer.summary();
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.body_bytes, 11u);
+  EXPECT_EQ(s.wire_bytes, transport.wire.size());
+}
+
+TEST_F(ResponseWriter, SingleLastWriteGetsAContentLength) {
+  begin();
+  ASSERT_EQ(writer.start("201 Created", {}), Status::ok);
+  ASSERT_EQ(writer.write("done", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 201 Created\r\nContent-Length: 4\r\n\r\ndone");
+  EXPECT_EQ(transport.writes, 1);  // head and body in one writev
+}
+
+TEST_F(ResponseWriter, EmptyResponseAtFinish) {
+  begin("GET", "HTTP/1.0");
+  ASSERT_EQ(writer.start("404 Not Found", {}), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+}
+
+TEST_F(ResponseWriter, NoLengthAddedWhereNoBodyMayFollow) {
+  begin();
+  ASSERT_EQ(writer.start("204 No Content", {}), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 204 No Content\r\n\r\n");
+}
+
+TEST_F(ResponseWriter, OddServerProtocolFallsBackToHttp11) {
+  begin("GET", "HTTP/1.1\r\nX-Evil: 1");
+  ASSERT_EQ(writer.start("200 OK", {}), Status::ok);
+  ASSERT_EQ(writer.write("x", true), Status::ok);
+  EXPECT_EQ(transport.wire.rfind("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", 0), 0u);
+}
+
+TEST_F(ResponseWriter, AppContentLengthIsPassedAndEnforced) {
+  begin();
+  sdk::Field h[] = {{"content-length", "5"}};
+  ASSERT_EQ(writer.start("200 OK", h), Status::ok);
+  ASSERT_EQ(writer.write("hel", false), Status::ok);
+  ASSERT_EQ(writer.write("lo and more", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+  ASSERT_EQ(host.logs.size(), 1u);
+  EXPECT_EQ(host.logs[0].level, sdk::LogLevel::warn);
+}
+
+TEST_F(ResponseWriter, ShortBodyAgainstContentLengthIsLogged) {
+  begin();
+  sdk::Field h[] = {{"Content-Length", "10"}};
+  ASSERT_EQ(writer.start("200 OK", h), Status::ok);
+  ASSERT_EQ(writer.write("abc", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  ASSERT_EQ(host.logs.size(), 1u);
+  EXPECT_NE(host.logs[0].text.find("3 of its 10"), std::string::npos);
+}
+
+TEST_F(ResponseWriter, RejectsWhatCouldBreakFraming) {
+  begin();
+  for (const char* bad : {"", "20", "2000 OK", "099 Low", "600 High", "200OK", "200 OK\r\nX: y", "abc OK"}) {
+    EXPECT_EQ(writer.start(bad, {}), Status::invalid_argument) << bad;
+  }
+  std::vector<std::vector<sdk::Field>> bad_headers = {
+      {{"X-A", "a\r\nSet-Cookie: x"}}, {{"X-A", "a\nb"}},       {{"X-A", std::string_view("a\0b", 3)}},
+      {{"X A", "v"}},                  {{"", "v"}},             {{"X:A", "v"}},
+      {{"Content-Length", "abc"}},     {{"Content-Length", "-1"}},
+      {{"Content-Length", "5"}, {"Content-Length", "6"}},
+  };
+  for (const auto& hs : bad_headers) EXPECT_EQ(writer.start("200 OK", hs), Status::invalid_argument);
+  EXPECT_EQ(transport.writes, 0);
+  sdk::Field ok[] = {{"X-Tab", "a\tb"}, {"Content-Length", " 1 "}, {"content-length", "1"}};
+  EXPECT_EQ(writer.start("200", ok), Status::ok);
+}
+
+TEST_F(ResponseWriter, StartAgainReplacesHeadersUntilSent) {
+  begin();
+  sdk::Field first[] = {{"X-First", "1"}};
+  sdk::Field second[] = {{"X-Second", "2"}};
+  ASSERT_EQ(writer.start("200 OK", first), Status::ok);
+  ASSERT_EQ(writer.start("500 Internal Server Error", second), Status::ok);
+  ASSERT_EQ(writer.write("oops", false), Status::ok);
+  EXPECT_EQ(writer.start("200 OK", first), Status::unsupported);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 500 Internal Server Error\r\nX-Second: 2\r\n\r\noops");
+}
+
+TEST_F(ResponseWriter, WriteBeforeStartIsRefused) {
+  begin();
+  EXPECT_EQ(writer.write("x", true), Status::invalid_argument);
+  EXPECT_EQ(transport.writes, 0);
+}
+
+TEST_F(ResponseWriter, HeadRequestSendsNoBody) {
+  begin("HEAD");
+  sdk::Field h[] = {{"Content-Length", "5"}};
+  ASSERT_EQ(writer.start("200 OK", h), Status::ok);
+  ASSERT_EQ(writer.write("hello", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n");
+}
+
+TEST_F(ResponseWriter, SendFileGoesThroughTheTransport) {
+  begin();
+  char path[] = "/tmp/trellis-uwsgi-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  ASSERT_EQ(::write(fd, "0123456789", 10), 10);
+  sdk::Field h[] = {{"Content-Length", "6"}};
+  ASSERT_EQ(writer.start("200 OK", h), Status::ok);
+  ASSERT_EQ(writer.send_file(fd, 2, -1), Status::ok);  // 8 bytes to EOF, clamped to 6
+  ASSERT_EQ(writer.finish(), Status::ok);
+  close(fd);
+  EXPECT_EQ(transport.files, 1);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n234567");
+  EXPECT_EQ(writer.summary().body_bytes, 6u);
+}
+
+TEST_F(ResponseWriter, TransportFailureStopsTheResponse) {
+  begin();
+  ASSERT_EQ(writer.start("200 OK", {}), Status::ok);
+  transport.fail_writes = true;
+  EXPECT_EQ(writer.write("x", false), Status::closed);
+  EXPECT_TRUE(writer.broken());
+  EXPECT_EQ(writer.write("y", false), Status::closed);
+  EXPECT_EQ(writer.finish(), Status::closed);
+}
+
+TEST_F(ResponseWriter, AbortStopsFurtherWrites) {
+  begin();
+  ASSERT_EQ(writer.start("200 OK", {}), Status::ok);
+  ASSERT_EQ(writer.write("partial", false), Status::ok);
+  writer.abort();
+  EXPECT_TRUE(writer.aborted());
+  EXPECT_TRUE(transport.aborted);
+  EXPECT_EQ(writer.write("more", false), Status::closed);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 200 OK\r\n\r\npartial");
+}
+
+}  // namespace
+}  // namespace trellis::uwsgi::test
