@@ -50,35 +50,41 @@ Configured configure(int argc, char** argv) {
 
   config::ResolveOptions ropts;
   ropts.lenient_uwsgi_sections = true;
+  // Options of plugins that are available but not loaded: only worth
+  // opening every plugin for when an option is unknown, or for a uWSGI ini
+  // file, which leaves out the protocol plugins uWSGI has built in.
+  std::vector<config::OptionDef> others;
+  bool scanned = false;
+  auto scan = [&] {
+    scanned = true;
+    others.clear();
+    for (const PluginRecord* r : c.loader->scan_available()) {
+      auto more = config::from_specs(r->descriptor->options, r->descriptor->option_count, r->name);
+      others.insert(others.end(), more.begin(), more.end());
+    }
+  };
+  if (std::any_of(c.bootstrap.settings.begin(), c.bootstrap.settings.end(),
+                  [](const config::Setting& s) { return s.uwsgi_section; }))
+    scan();
   for (;;) {
     c.options = option_table(*c.loader);
     try {
-      c.config = config::resolve(c.bootstrap, c.options, {}, ropts);
+      c.config = config::resolve(c.bootstrap, c.options, others, ropts);
       return c;
     } catch (const config::ConfigError& e) {
-      if (e.kind != config::ConfigError::Kind::unknown_option &&
-          e.kind != config::ConfigError::Kind::plugin_not_loaded)
-        throw;
-      // Only now is it worth opening every available plugin: to tell an
-      // unknown option from one whose plugin is not loaded.
-      std::vector<config::OptionDef> others;
-      for (const PluginRecord* r : c.loader->scan_available()) {
-        auto more = config::from_specs(r->descriptor->options, r->descriptor->option_count, r->name);
-        others.insert(others.end(), more.begin(), more.end());
+      using Kind = config::ConfigError::Kind;
+      if (e.kind == Kind::plugin_not_loaded && !e.provider_plugin.empty() &&
+          set_in_uwsgi_section(c.bootstrap, e.unknown_key)) {
+        spdlog::info("loading plugin '{}' for option '{}' of the uWSGI ini file", e.provider_plugin, e.unknown_key);
+        c.loader->load(e.provider_plugin);
+        scan();
+        continue;
       }
-      try {
-        c.config = config::resolve(c.bootstrap, c.options, others, ropts);
-        return c;
-      } catch (const config::ConfigError& e2) {
-        if (e2.kind == config::ConfigError::Kind::plugin_not_loaded && !e2.provider_plugin.empty() &&
-            set_in_uwsgi_section(c.bootstrap, e2.unknown_key)) {
-          spdlog::info("loading plugin '{}' for option '{}' of the uWSGI ini file", e2.provider_plugin,
-                       e2.unknown_key);
-          c.loader->load(e2.provider_plugin);
-          continue;
-        }
-        throw;
+      if ((e.kind == Kind::unknown_option || e.kind == Kind::plugin_not_loaded) && !scanned) {
+        scan();  // then the error can name the plugin that provides the option
+        continue;
       }
+      throw;
     }
   }
 }

@@ -46,6 +46,17 @@ void print_plugins(PluginLoader& loader) {
                 r.path.c_str());
 }
 
+// The resolved configuration as a [trellis] ini file: what the user set,
+// from whatever source, after precedence and plugin auto-loading.
+void print_config(const Configured& c) {
+  std::printf("[trellis]\n");
+  for (auto& r : c.loader->loaded()) std::printf("plugin = %s\n", r.name.c_str());
+  for (auto& def : c.options) {
+    if (def.name == "show-config" || def.name == "plugin" || !c.config.was_set(def.name)) continue;
+    for (auto& v : c.config.values(def.name)) std::printf("%s = %s\n", def.name.c_str(), v.c_str());
+  }
+}
+
 void drop_privileges(const config::Config& cfg) {
   auto gid = cfg.get("gid");
   auto uid = cfg.get("uid");
@@ -121,6 +132,10 @@ int run_server(int argc, char** argv) {
       std::cout << config::help_text(c.options);
       return 0;
     }
+    if (cfg.flag("show-config")) {
+      print_config(c);
+      return 0;
+    }
     for (auto& w : cfg.warnings()) spdlog::warn("{}", w);
     if (auto d = cfg.get("daemonize")) daemonize(*d);
     log::configure(cfg.get("logto").value_or(""), cfg.get("log-level").value_or("info"));
@@ -136,7 +151,7 @@ int run_server(int argc, char** argv) {
 
     // The lock engines come with --lock-engine / --thunder-lock.
     std::string engine = cfg.get("lock-engine").value_or(cfg.flag("thunder-lock") ? "pthread" : "");
-    if (!engine.empty() && engine != "none") c.loader->load("lock_engines");
+    if (!engine.empty()) c.loader->load("lock_engines");
 
     for (auto& r : c.loader->loaded()) c.loader->create(r, state.context);
     if (c.bootstrap.plugins_list) {
@@ -161,14 +176,31 @@ int run_server(int argc, char** argv) {
     bind.chmod = cfg.get("chmod-socket").value_or("");
     bind.reuse_port = cfg.flag("reuse-port");
     std::vector<std::string> vacuum;
+    // --reuse-port: one socket per worker slot, kept by the master, so the
+    // connections queued on a slot wait for that slot's next worker.
+    int reuse_slots = bind.reuse_port ? state.context.identity.processes : 0;
+    state.slot_listeners.resize(static_cast<size_t>(reuse_slots));
     for (auto& r : c.loader->loaded()) {
       sdk::Protocol* proto = r.instance->protocol();
       if (!proto) continue;
       for (auto& text : cfg.values(proto->socket_option())) {
-        auto sock = std::make_unique<net::ListenSocket>(net::bind_listener(net::parse_address(text), bind));
+        net::Address address = net::parse_address(text);
+        auto sock = std::make_unique<net::ListenSocket>(net::bind_listener(address, bind));
         if (cfg.flag("vacuum") && sock->address.kind == net::Address::Kind::unix_path)
           vacuum.push_back(sock->address.path);
         state.listeners.push_back({sock.get(), proto});
+        for (int slot = 0; slot < reuse_slots; ++slot) {
+          if (slot == 0 || address.is_unix()) {
+            state.slot_listeners[static_cast<size_t>(slot)].push_back({sock.get(), proto});
+            continue;
+          }
+          net::Address same = address;
+          same.port = sock->local_port;  // ":0" must give every slot the same port
+          auto extra = std::make_unique<net::ListenSocket>(net::bind_listener(same, bind));
+          extra->address.text = sock->address.text;
+          state.slot_listeners[static_cast<size_t>(slot)].push_back({extra.get(), proto});
+          state.sockets.push_back(std::move(extra));
+        }
         state.sockets.push_back(std::move(sock));
       }
     }

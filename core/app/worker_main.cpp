@@ -4,6 +4,9 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <string_view>
+
 #include <spdlog/spdlog.h>
 
 #include "logging/log.hpp"
@@ -52,6 +55,13 @@ WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
   ws.reload_on_rss_bytes = std::max(0LL, cfg.integer("reload-on-rss", 0)) * 1024 * 1024;
   ws.log_requests = !cfg.flag("disable-logging");
   ws.lock_engine = s.lock_engine;
+  // Test-only: "die-holding-lock:PATH" makes worker 1 kill itself while it
+  // holds the accept lock once PATH exists (lock-engine recovery tests).
+  if (const char* hooks = std::getenv("TRELLIS_TEST_HOOKS")) {
+    std::string_view h = hooks;
+    constexpr std::string_view kDie = "die-holding-lock:";
+    if (id == 1 && h.starts_with(kDie)) ws.die_holding_lock_trigger = std::string(h.substr(kDie.size()));
+  }
   return ws;
 }
 
@@ -104,7 +114,7 @@ int worker_main(ServerState& state, int id, int slot, std::uint64_t generation, 
 
   int code = 0;
   {
-    Worker worker(worker_settings(state, id, slot), state.listeners, state.runtimes, *state.scoreboard);
+    Worker worker(worker_settings(state, id, slot), state.listeners_for(id), state.runtimes, *state.scoreboard);
     code = worker.run();
   }
   for (auto* p : state.plugins) p->worker_shutdown();

@@ -24,6 +24,12 @@ struct ServerState {
   RuntimeTable runtimes;
   std::vector<std::unique_ptr<net::ListenSocket>> sockets;
   std::vector<Listener> listeners;
+  // With --reuse-port: the listeners of each worker slot (by worker id).
+  std::vector<std::vector<Listener>> slot_listeners;
+  const std::vector<Listener>& listeners_for(int id) const {
+    if (slot_listeners.empty()) return listeners;
+    return slot_listeners[static_cast<size_t>(id - 1) % slot_listeners.size()];
+  }
   sdk::LockEngine* lock_engine = nullptr;
   Scoreboard* scoreboard = nullptr;
 };

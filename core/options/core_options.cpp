@@ -7,6 +7,8 @@ namespace trellis::core {
 namespace {
 // Names follow uWSGI where the meaning matches, so its ini files load.
 const trellis_option_spec kCoreOptions[] = {
+    {"show-config", nullptr, 0, TRELLIS_OPT_FLAG, "false", nullptr,
+     "print the resolved configuration as an ini file and exit"},
     {"master", nullptr, 'M', TRELLIS_OPT_FLAG, nullptr, nullptr,
      "accepted for uWSGI compatibility: trellis always runs a master process"},
     {"processes", "workers", 'p', TRELLIS_OPT_INT, "1", "N", "number of worker processes"},

@@ -212,6 +212,11 @@ void Worker::accept_locked_loop() {
       usleep(10000);
       continue;
     }
+    if (!settings_.die_holding_lock_trigger.empty() &&
+        unlink(settings_.die_holding_lock_trigger.c_str()) == 0) {
+      spdlog::warn("test hook: worker {} dies while holding the accept lock", settings_.id);
+      raise(SIGKILL);
+    }
     int accepted = -1;
     const Listener* from = nullptr;
     // Poll with a short timeout so a drain never waits on an idle socket.

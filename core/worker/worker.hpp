@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <string>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -34,6 +35,7 @@ struct WorkerSettings {
   std::int64_t reload_on_rss_bytes = 0;  // 0: never recycle
   bool log_requests = true;
   sdk::LockEngine* lock_engine = nullptr;  // nullptr: EPOLLEXCLUSIVE
+  std::string die_holding_lock_trigger;     // test hook, see worker_main.cpp
 };
 
 // Which runtime serves a request, by uwsgi modifier1.
