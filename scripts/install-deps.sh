@@ -10,8 +10,9 @@ if [[ "${1:-}" == "--test" ]]; then
   # clang: libFuzzer targets; nginx-light: uwsgi_pass tests; pytest/requests:
   # integration tests; flask/django: real applications; wrk, uwsgi, gunicorn:
   # the side-by-side benchmarks.
+  # file, pkgconf, dpkg-dev: the package tests (CPack's shlibdeps, pkg-config).
   packages+=(clang libclang-rt-dev python3-pytest python3-requests python3-flask python3-django
-             nginx-light wrk uwsgi-core uwsgi-plugin-python3 gunicorn curl procps)
+             nginx-light wrk uwsgi-core uwsgi-plugin-python3 gunicorn curl procps file pkgconf dpkg-dev)
 fi
 
 missing=()

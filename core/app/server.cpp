@@ -262,15 +262,16 @@ int run_server(int argc, char** argv) {
     };
     pid_t master_pid = getpid();
     auto in_child = [master_pid] { attach_to_master(master_pid); };
+    auto after_fork_parent = [&state] {
+      for (auto* p : state.plugins) p->after_fork_parent();
+    };
     std::unique_ptr<Spawner> spawner;
     if (cfg.flag("lazy-apps")) {
-      spawner = std::make_unique<DirectSpawner>(before_fork, body, in_child);
+      spawner = std::make_unique<DirectSpawner>(before_fork, after_fork_parent, body, in_child);
     } else {
       LoaderHooks lh;
       lh.before_fork = before_fork;
-      lh.after_fork_parent = [&state] {
-        for (auto* p : state.plugins) p->after_fork_parent();
-      };
+      lh.after_fork_parent = after_fork_parent;
       lh.load_application = [&state] {
         state.context.forked = true;
         for (auto& [modifier, runtime] : state.runtimes.by_modifier)

@@ -146,7 +146,7 @@ void Master::generation_failed(std::uint64_t generation) {
                   generation);
     for (auto& [pid, p] : procs_)
       if (p.generation == generation) stop_worker(pid, p, now);
-    generation_--;
+    generation_ = previous_generation_;
     return;
   }
   spdlog::critical("the application could not be loaded (see the error above); stopping trellis");
@@ -334,10 +334,11 @@ void Master::tick(std::int64_t now) {
   }
   if (!announced_ready_ && !stopping_) {
     int ready = 0;
-    for (auto& [pid, p] : procs_) ready += scoreboard_.worker(p.slot).ready.load() != 0;
+    for (auto& [pid, p] : procs_)
+      ready += p.generation == generation_ && !p.term_sent_ms && scoreboard_.worker(p.slot).ready.load() != 0;
     if (ready >= settings_.processes) {
       announced_ready_ = true;
-      spdlog::info("all {} workers are ready", settings_.processes);
+      spdlog::info("all {} workers are ready (generation {})", settings_.processes, generation_);
       sd_notify("READY=1");
     }
   }
@@ -362,7 +363,10 @@ void Master::check_touch_reload() {
 
 void Master::start_reload(const char* why) {
   if (stopping_) return;
-  generation_++;
+  // Generation numbers only grow, so a late exit from a failed generation
+  // can never be mistaken for one of its successor's.
+  previous_generation_ = generation_;
+  generation_ = ++last_generation_;
   spdlog::info("reloading ({}): starting generation {} with {} workers", why, generation_, settings_.processes);
   sd_notify("RELOADING=1");
   spawner_.start_generation(generation_);

@@ -82,7 +82,9 @@ class Master {
   std::map<pid_t, int> early_exits_;        // reaped before the loader named them
   std::map<int, Respawn> respawn_;
   std::vector<int> free_slots_;
-  std::uint64_t generation_ = 1;
+  std::uint64_t generation_ = 1;           // new and respawned workers join it
+  std::uint64_t previous_generation_ = 1;  // serves again if generation_ fails
+  std::uint64_t last_generation_ = 1;      // highest number handed out
   bool stopping_ = false;
   bool graceful_ = true;
   std::int64_t stop_started_ms_ = 0;

@@ -35,7 +35,10 @@ bool send_message(int fd, const Message& m) {
 pid_t DirectSpawner::spawn(int id, int slot, std::uint64_t generation) {
   if (before_fork_) before_fork_();
   pid_t pid = fork();
-  if (pid != 0) return pid;  // parent, or -1
+  if (pid != 0) {  // parent, or -1
+    if (after_fork_parent_) after_fork_parent_();
+    return pid;
+  }
   in_child_();
   _exit(body_(id, slot, generation, true));
 }

@@ -57,8 +57,12 @@ struct LoaderHooks {
 
 class DirectSpawner final : public Spawner {
  public:
-  DirectSpawner(std::function<void()> before_fork, WorkerBody body, std::function<void()> in_child)
-      : before_fork_(std::move(before_fork)), body_(std::move(body)), in_child_(std::move(in_child)) {}
+  DirectSpawner(std::function<void()> before_fork, std::function<void()> after_fork_parent, WorkerBody body,
+                std::function<void()> in_child)
+      : before_fork_(std::move(before_fork)),
+        after_fork_parent_(std::move(after_fork_parent)),
+        body_(std::move(body)),
+        in_child_(std::move(in_child)) {}
   void start_generation(std::uint64_t) override {}
   pid_t spawn(int id, int slot, std::uint64_t generation) override;
   std::vector<int> fds() const override { return {}; }
@@ -69,6 +73,7 @@ class DirectSpawner final : public Spawner {
 
  private:
   std::function<void()> before_fork_;
+  std::function<void()> after_fork_parent_;
   WorkerBody body_;
   std::function<void()> in_child_;
 };

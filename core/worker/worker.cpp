@@ -146,7 +146,6 @@ int Worker::run() {
         case kPool:
           for (auto& [c, progress] : pool_->take_completions()) {
             check_recycle();
-            if (draining_ && progress == sdk::Progress::need_more) progress = sdk::Progress::close;
             apply(*c, progress);
           }
           break;
@@ -333,10 +332,10 @@ void Worker::apply(Connection& c, sdk::Progress progress) {
           c.state = Connection::State::reading;
           if (pool_) watch(c, true);
         }
-        if (draining_ && c.session->phase() == sdk::Phase::idle) {
-          close_connection(c);
-          return;
-        }
+        // Even while draining, a connection whose last response promised
+        // keep-alive stays open: the client may be sending its next request
+        // right now. That one is answered with "Connection: close"; a client
+        // that sends nothing meets the keep-alive timeout as usual.
         refresh_deadline(c, true);
         return;
       case sdk::Progress::request_ready:
@@ -347,7 +346,6 @@ void Worker::apply(Connection& c, sdk::Progress progress) {
         c.state = Connection::State::in_app;
         progress = serve(c, 0);
         check_recycle();
-        if (draining_ && progress == sdk::Progress::need_more) progress = sdk::Progress::close;
         continue;
       case sdk::Progress::respond_and_close:
         linger_close(c, c.session->pending_output());
@@ -450,14 +448,10 @@ void Worker::begin_drain(RecycleReason reason) {
   slot_.draining.store(1, std::memory_order_relaxed);
   slot_.recycle_reason.store(static_cast<int>(reason), std::memory_order_relaxed);
   disarm_listeners();
-  std::vector<Connection*> idle;
-  for (auto& [fd, c] : connections_) {
-    if (c->state == Connection::State::reading && c->session->phase() == sdk::Phase::idle)
-      idle.push_back(c.get());
-    else
-      c->session->close_after_response();
-  }
-  for (auto* c : idle) close_connection(*c);
+  // Idle keep-alive connections are not cut at once: a request may already
+  // be on its way. Each gets one more response (with "Connection: close")
+  // or ends at its keep-alive timeout, as clients expect.
+  for (auto& [fd, c] : connections_) c->session->close_after_response();
 }
 
 void Worker::handle_signals() {

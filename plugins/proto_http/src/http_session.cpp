@@ -243,8 +243,11 @@ Progress HttpSession::finish_request() noexcept {
   if (state_ != State::app) return Progress::close;
   response_.complete();
   spool_.close();
-  const bool keep = response_.reusable() && body_done_ && body_error_ == sdk::Status::ok &&
-                    !draining_.load(std::memory_order_relaxed);
+  // Only what the response head announced counts: a drain that began after
+  // the head went out with keep-alive must not close under the client,
+  // which may be sending its next request already. That request is
+  // answered with "Connection: close".
+  const bool keep = response_.reusable() && body_done_ && body_error_ == sdk::Status::ok;
   if (!keep) {
     state_ = State::closed;
     return Progress::close;

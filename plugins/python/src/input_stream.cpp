@@ -18,6 +18,7 @@ struct InputStream {
   sdk::BodyReader* reader;
   std::int64_t remaining;  // bytes the reader may still give; -1 unknown
   bool eof;                // the reader said so, or `remaining` reached 0
+  sdk::Status failure;     // why the reader last failed (ok: it never did)
   char* buf;               // readline lookahead, allocated on first use
   Py_ssize_t pos, len;     // unread bytes are buf[pos, len)
 };
@@ -44,6 +45,7 @@ Py_ssize_t raw_read(InputStream* s, char* dst, Py_ssize_t size) {
     st = s->reader->read(dst, static_cast<std::size_t>(size), got);
   }
   if (st != sdk::Status::ok) {
+    s->failure = st;
     PyErr_Format(PyExc_OSError, "reading the request body failed: %s", sdk::to_string(st));
     return -1;
   }
@@ -237,8 +239,11 @@ void attach(PyObject* stream, sdk::BodyReader* reader, std::int64_t content_leng
   s->reader = reader;
   s->remaining = content_length;
   s->eof = (reader == nullptr || content_length == 0);
+  s->failure = sdk::Status::ok;
   s->pos = s->len = 0;
 }
+
+sdk::Status failure(PyObject* stream) noexcept { return self_of(stream)->failure; }
 
 void detach(PyObject* stream) noexcept {
   InputStream* s = self_of(stream);

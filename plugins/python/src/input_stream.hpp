@@ -16,6 +16,9 @@ PyObject* create() noexcept;  // new reference, detached (reads return b"")
 
 // `content_length` < 0: read until the reader reports the end (chunked).
 void attach(PyObject* stream, sdk::BodyReader* reader, std::int64_t content_length) noexcept;
+// Why reading the body failed during this request (Status::ok if it did
+// not): a body the protocol refused is the client's fault, not the app's.
+sdk::Status failure(PyObject* stream) noexcept;
 // The request is over: the reader is gone, later reads see end of input.
 void detach(PyObject* stream) noexcept;
 

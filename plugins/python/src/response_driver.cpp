@@ -152,13 +152,35 @@ bool close_body(PyObject* body, sdk::Host& host) {
   return ok;
 }
 
-sdk::Status app_failed(ResponseState& st, sdk::Host& host, std::string_view what) {
+// The application raised while the request body could not be read (too
+// large, malformed chunking, a client that went quiet): the client's fault,
+// answered as the protocol would have answered it before the app ran.
+sdk::Status body_failed(ResponseState& st, sdk::Host& host, sdk::Status why) {
+  PyErr_Clear();
+  host.log(sdk::LogLevel::warn, std::string("python: the request body could not be read: ") + sdk::to_string(why));
+  GilRelease nogil;
+  sdk::ResponseWriter& w = *st.writer;
+  std::string_view status = why == sdk::Status::too_large      ? "413 Content Too Large"
+                            : why == sdk::Status::protocol_error ? "400 Bad Request"
+                            : why == sdk::Status::timed_out      ? "408 Request Timeout"
+                                                                 : "";
+  if (status.empty() || w.headers_sent()) {
+    w.abort();
+    return why;
+  }
+  static const sdk::Field kHeaders[] = {{"Content-Type", "text/plain; charset=utf-8"}, {"Connection", "close"}};
+  if (w.start(status, kHeaders) == sdk::Status::ok && w.write(status.substr(4), true) == sdk::Status::ok) w.finish();
+  return why;
+}
+
+sdk::Status app_failed(ResponseState& st, sdk::Host& host, std::string_view what, PyObject* input) {
   if (st.client_gone) {
     // The application only saw our OSError from write(): not its bug.
     PyErr_Clear();
     host.log(sdk::LogLevel::info, std::string("python: client went away: ") + sdk::to_string(st.io_status));
     return st.io_status;
   }
+  if (sdk::Status why = input_stream::failure(input); why != sdk::Status::ok) return body_failed(st, host, why);
   log_exception(host, what);
   {
     GilRelease nogil;
@@ -170,10 +192,10 @@ sdk::Status app_failed(ResponseState& st, sdk::Host& host, std::string_view what
 sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& request) {
   ResponseState& st = o.state;
   Ref env(environ::build(request, o.input, o.errors));
-  if (!env) return app_failed(st, host, "python: cannot build the WSGI environ");
+  if (!env) return app_failed(st, host, "python: cannot build the WSGI environ", o.input);
   PyObject* args[] = {env.get(), o.start_response};
   Ref body(PyObject_Vectorcall(app, args, 2, nullptr));
-  if (!body) return app_failed(st, host, "python: the application raised");
+  if (!body) return app_failed(st, host, "python: the application raised", o.input);
   Outcome out = send_body(st, body.get());
   bool closed_ok = close_body(body.get(), host);
   switch (out) {
@@ -185,7 +207,7 @@ sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& 
     case Outcome::app_error:
       break;
   }
-  return app_failed(st, host, "python: the response body failed");
+  return app_failed(st, host, "python: the response body failed", o.input);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ class HelloRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Run
   // In the master, before any socket is bound: check options, nothing else.
   Status on_config() noexcept override {
     if (host_.option("hello-greeting").value_or("").empty()) {
-      host_.log(LogLevel::error, "hello_runtime: --hello-greeting must not be empty");
+      host_.log(LogLevel::error, "--hello-greeting must not be empty");
       return Status::invalid_argument;
     }
     return Status::ok;
@@ -45,29 +45,44 @@ class HelloRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Run
     } catch (...) {  // std::bad_alloc: nothing may cross the boundary
       return Status::internal_error;
     }
-    host_.logf(LogLevel::info, "hello_runtime: ready in worker %d", host_.worker().id);
+    // The host prefixes every line with "[hello_runtime]".
+    if (host_.worker().id == 0)
+      host_.log(LogLevel::info, "loaded in the loader process; the workers it forks inherit it");
+    else
+      host_.logf(LogLevel::info, "loaded in worker %d", host_.worker().id);
     return Status::ok;
   }
 
   // Called concurrently from every application thread: greeting_ is only
-  // read here, so no lock is needed.
+  // read here, so no lock is needed. `request` and `response` are valid
+  // until this returns.
   Status handle(Request& request, ResponseWriter& response) noexcept override {
     try {
       std::string body = greeting_ + " (" + std::string(request.path) + ")\n";
       std::string length = std::to_string(body.size());
       const Field headers[] = {{"Content-Type", "text/plain; charset=utf-8"}, {"Content-Length", length}};
-      if (response.start("200 OK", headers) != Status::ok) return Status::app_error;
+      if (response.start("200 OK", headers) != Status::ok) return fail(response);
       // A failed write means the client went away: not the application's fault.
       if (response.write(body, /*last=*/true) != Status::ok) return Status::ok;
       response.finish();
       return Status::ok;
-    } catch (...) {
-      // Headers not sent yet: the protocol answers 500.
-      return Status::app_error;
+    } catch (...) {  // std::bad_alloc
+      return fail(response);
     }
   }
 
  private:
+  // A runtime always deals with the response: a 500 while nothing was sent,
+  // else a cut connection, so a broken answer never looks complete.
+  static Status fail(ResponseWriter& response) noexcept {
+    if (response.headers_sent()) {
+      response.abort();
+    } else if (response.start("500 Internal Server Error", {}) == Status::ok) {
+      response.finish();
+    }
+    return Status::app_error;
+  }
+
   Host& host_;  // owned by the core, valid for the process's life
   std::string greeting_;
 };

@@ -1,0 +1,1 @@
+"""A package importable only through --pythonpath."""

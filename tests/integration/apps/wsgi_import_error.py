@@ -1,0 +1,2 @@
+"""Deliberately broken: raises at import time."""
+raise RuntimeError("deliberate-import-time-failure")

@@ -1,0 +1,173 @@
+"""Graceful reload under load: new workers first, old ones drain, nothing
+lost. Every request sent during the reloads must succeed."""
+import http.client
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import APPS
+
+
+class Load:
+    """Client threads sending requests until stopped; counts every outcome."""
+
+    def __init__(self, port, fresh=3, keep_alive=3):
+        self.port = port
+        self.stop_flag = threading.Event()
+        self.ok = 0
+        self.failures = []
+        self.versions = set()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.fresh_loop) for _ in range(fresh)]
+        self.threads += [threading.Thread(target=self.keep_alive_loop) for _ in range(keep_alive)]
+
+    def record(self, status, body, error=None):
+        with self.lock:
+            if error is None and status == 200:
+                self.ok += 1
+                self.versions.add(body)
+            else:
+                self.failures.append(error or f"status {status}")
+
+    def fresh_loop(self):
+        while not self.stop_flag.is_set():
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                conn.request("GET", "/", headers={"Connection": "close"})
+                r = conn.getresponse()
+                self.record(r.status, r.read())
+            except Exception as e:  # every failure counts
+                self.record(0, b"", repr(e))
+            finally:
+                conn.close()
+
+    def keep_alive_loop(self):
+        conn = None
+        while not self.stop_flag.is_set():
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                conn.request("GET", "/")
+                r = conn.getresponse()
+                self.record(r.status, r.read())
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except Exception as e:
+                self.record(0, b"", repr(e))
+                conn.close()
+                conn = None
+        if conn:
+            conn.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(15)
+
+
+def start(server, tmp_path, *extra, version="v0"):
+    vfile = tmp_path / "version"
+    vfile.write_text(version)
+    s = server("--plugin", "python", "--plugin", "http", "--wsgi-file", str(APPS / "versioned.py"),
+               "--processes", "2", *extra, env={"APP_VERSION_FILE": str(vfile)})
+    return s, vfile
+
+
+def reload_and_wait(s, count_before):
+    s.send(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if s.log().count("workers are ready") > count_before:
+            return
+        time.sleep(0.05)
+    raise AssertionError("reload did not complete:\n" + s.log())
+
+
+MODES = {
+    "preload": [],
+    "lazy": ["--lazy-apps"],
+    "threads": ["--threads", "4"],
+    "reuse-port": ["--reuse-port"],
+}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_reloads_under_load_lose_nothing_and_serve_new_code(server, tmp_path, mode):
+    s, vfile = start(server, tmp_path, *MODES[mode])
+    with Load(s.port) as load:
+        time.sleep(0.3)
+        for i in range(1, 4):
+            vfile.write_text(f"v{i}")
+            reload_and_wait(s, s.log().count("workers are ready"))
+            time.sleep(0.3)
+    if load.failures:
+        print("\n".join(l for l in s.log().splitlines() if "GET /" not in l))
+    assert load.failures == [], load.failures[:5]
+    assert load.ok > 50
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"v3"
+    assert s.log().count("generation 4") >= 1
+
+
+@pytest.mark.parametrize("mode", ["preload", "lazy"])
+def test_a_broken_deploy_keeps_the_old_code_serving(server, tmp_path, mode):
+    s, vfile = start(server, tmp_path, *MODES[mode])
+    with Load(s.port, fresh=2, keep_alive=2) as load:
+        vfile.write_text("broken")
+        s.send(signal.SIGHUP)
+        assert s.wait_log("reload failed", timeout=20), s.log()
+        time.sleep(0.5)
+    assert load.failures == [], load.failures[:5]
+    assert load.versions == {b"v0"}
+    assert "this deploy is broken on purpose" in s.log()
+    # A fixed deploy afterwards goes through.
+    vfile.write_text("v2")
+    reload_and_wait(s, s.log().count("workers are ready"))
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"v2"
+
+
+def test_in_flight_request_finishes_during_reload(server, tmp_path):
+    s, vfile = start(server, tmp_path, "--processes", "1")
+    result = {}
+
+    def slow():
+        conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+        conn.request("GET", "/slow")
+        r = conn.getresponse()
+        result["r"] = (r.status, r.read())
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.2)
+    vfile.write_text("v1")
+    s.send(signal.SIGHUP)
+    t.join(10)
+    assert result["r"] == (200, b"v0")
+
+
+def test_touch_reload(server, tmp_path):
+    touch = tmp_path / "touch-me"
+    touch.write_text("")
+    s, vfile = start(server, tmp_path, "--touch-reload", str(touch))
+    before = s.log().count("workers are ready")
+    vfile.write_text("v9")
+    time.sleep(0.05)
+    touch.write_text("x")
+    deadline = time.monotonic() + 15
+    while s.log().count("workers are ready") == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "--touch-reload file changed" in s.log()
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"v9"
