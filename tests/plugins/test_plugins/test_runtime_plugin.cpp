@@ -6,6 +6,7 @@
 //   /echo        the request body
 //   /bytes/N     N bytes of 'x'
 //   /crash       abort(): the worker dies with SIGABRT
+//   /leak/MB     keeps MB more megabytes resident (for --reload-on-rss)
 #include <trellis/plugin.hpp>
 
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -51,6 +53,10 @@ class TestRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Runt
         body.assign(static_cast<std::size_t>(std::atoll(std::string(path.substr(7)).c_str())), 'x');
       } else if (path == "/crash") {
         std::abort();
+      } else if (path.starts_with("/leak/")) {
+        std::size_t mb = static_cast<std::size_t>(std::atoll(std::string(path.substr(6)).c_str()));
+        leaked_.emplace_back(mb << 20, 'x');  // touched, so resident
+        body = "leaked";
       } else {
         body = "Hello World!";
       }
@@ -67,6 +73,7 @@ class TestRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Runt
 
  private:
   trellis::sdk::Host& host_;
+  std::vector<std::string> leaked_;
 };
 
 const trellis_option_spec kOptions[] = {
