@@ -35,6 +35,7 @@ class Connection final : public sdk::Transport {
   State state = State::reading;
   sdk::Phase phase = sdk::Phase::idle;
   std::int64_t deadline_ms = 0;
+  bool rearm = false;  // a request was served: the next deadline starts afresh
 
  private:
   // Waits until the socket is ready for `events`; false on timeout/error.

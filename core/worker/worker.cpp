@@ -339,6 +339,7 @@ void Worker::apply(Connection& c, sdk::Progress progress) {
         refresh_deadline(c, true);
         return;
       case sdk::Progress::request_ready:
+        c.rearm = true;
         if (pool_) {
           dispatch(c);
           return;
@@ -414,7 +415,9 @@ void Worker::refresh_deadline(Connection& c, bool activity) {
   std::int64_t now = monotonic_ms();
   // The head timeout runs from the request's first byte (a trickling client
   // cannot extend it); the body timeout from the last progress.
-  if (phase != c.phase || (phase == sdk::Phase::body && activity)) {
+  // After a response every phase starts afresh: keep-alive idle time counts
+  // from the last response, a pipelined request's head from now.
+  if (phase != c.phase || c.rearm || (phase == sdk::Phase::body && activity)) {
     int ms = phase == sdk::Phase::idle   ? settings_.keepalive_timeout_ms
              : phase == sdk::Phase::head ? settings_.header_timeout_ms
                                          : settings_.socket_timeout_ms;
@@ -423,6 +426,7 @@ void Worker::refresh_deadline(Connection& c, bool activity) {
     c.deadline_ms = now + settings_.keepalive_timeout_ms;
   }
   c.phase = phase;
+  c.rearm = false;
 }
 
 void Worker::sweep(std::int64_t now) {

@@ -57,12 +57,15 @@ Verdict PacketReader::advance_head() {
     if (filled_ < kHeaderSize) return Verdict::need_more;
     header_ = parse_header(head_.data());
     have_header_ = true;
+    // A malformed or unservable packet is not answered: the connection just
+    // closes (nginx then reports 502 Bad Gateway, as with uWSGI), so no
+    // status invented here can be mistaken for the application's.
     if (header_.datasize > limits_.buffer_size) {
-      return refuse(413, "vars block of " + std::to_string(header_.datasize) + " bytes exceeds buffer-size " +
+      return refuse(0, "vars block of " + std::to_string(header_.datasize) + " bytes exceeds buffer-size " +
                              std::to_string(limits_.buffer_size));
     }
     if (!has_runtime_ || !has_runtime_(header_.modifier1)) {
-      return refuse(501, "no runtime serves modifier1 " + std::to_string(header_.modifier1));
+      return refuse(0, "no runtime serves modifier1 " + std::to_string(header_.modifier1));
     }
     // Room for the whole head. Nothing views into head_ yet, so it may move.
     std::size_t need = kHeaderSize + header_.datasize;
@@ -75,8 +78,8 @@ Verdict PacketReader::advance_head() {
 Verdict PacketReader::head_complete() {
   std::size_t end = kHeaderSize + header_.datasize;
   std::string_view block(head_.data() + kHeaderSize, header_.datasize);
-  if (auto err = parse_vars(block, vars_); !err.empty()) return refuse(400, "malformed vars block: " + err);
-  if (auto err = mapper_.map(vars_, header_.modifier1, request_); !err.empty()) return refuse(400, std::move(err));
+  if (auto err = parse_vars(block, vars_); !err.empty()) return refuse(0, "malformed vars block: " + err);
+  if (auto err = mapper_.map(vars_, header_.modifier1, request_); !err.empty()) return refuse(0, std::move(err));
   request_.body = &body_;
   if (limits_.limit_post > 0 && request_.content_length > limits_.limit_post) {
     return refuse(413, "body of " + std::to_string(request_.content_length) + " bytes exceeds limit-post " +

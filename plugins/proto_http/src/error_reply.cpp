@@ -18,7 +18,7 @@ std::string_view reason_phrase(int status) noexcept {
   }
 }
 
-void build_error_reply(int status, std::string& out) {
+void build_error_reply(int status, std::string& out, bool with_body) {
   std::string_view reason = reason_phrase(status);
   std::string code = std::to_string(status);
   out.clear();
@@ -26,7 +26,9 @@ void build_error_reply(int status, std::string& out) {
   out.append("\r\nServer: trellis\r\nDate: ").append(http_date_now());
   out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
   out.append(std::to_string(reason.size() + 1));
-  out.append("\r\nConnection: close\r\n\r\n").append(reason).append("\n");
+  out.append("\r\nConnection: close\r\n\r\n");
+  // A reply to HEAD carries no content (RFC 9110 9.3.2), only its length.
+  if (with_body) out.append(reason).append("\n");
 }
 
 }  // namespace trellis::http

@@ -12,7 +12,8 @@ namespace trellis::http {
 std::string_view reason_phrase(int status) noexcept;
 
 // Writes a complete "HTTP/1.1 <status> ..." reply with a short text body
-// and "Connection: close" into `out` (reusing its capacity).
-void build_error_reply(int status, std::string& out);
+// and "Connection: close" into `out` (reusing its capacity). Without
+// `with_body` (a HEAD request) the body is left out, its length kept.
+void build_error_reply(int status, std::string& out, bool with_body = true);
 
 }  // namespace trellis::http

@@ -82,8 +82,13 @@ sdk::ResponseSummary HttpSession::summary() const noexcept {
 
 Progress HttpSession::fail(int status) noexcept {
   state_ = State::closed;
+  // Whatever else is wrong with it, a request line starting "HEAD " asked
+  // for no content.
+  std::string_view raw(buf_.get() + begin_, end_ - begin_);
+  while (raw.starts_with("\r\n")) raw.remove_prefix(2);
+  bool head = raw.starts_with("HEAD ");
   try {
-    build_error_reply(status, error_reply_);
+    build_error_reply(status, error_reply_, !head);
   } catch (...) {
     error_reply_.clear();  // out of memory: close without a reply
   }

@@ -1,5 +1,6 @@
 // The application-facing half of HttpSession: the Request handed to the
 // runtime and the BodyReader it reads the body through.
+#include <cstdio>
 #include <cstring>
 
 #include "char_class.hpp"
@@ -96,6 +97,16 @@ void HttpSession::build_request() {
       }
       value = std::string_view(arena_.data() + at, arena_.size() - at);
     }
+    // "5, 5" or two identical lines were accepted as one length: the
+    // application sees that one number (CGI's CONTENT_LENGTH is digits).
+    if (h.body == BodyKind::length && name.size() == 14 && iequals(name, "content-length") &&
+        value.find(',') != std::string_view::npos) {
+      char digits[24];
+      int n = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(h.content_length));
+      std::size_t at = arena_.size();
+      arena_.append(digits, static_cast<std::size_t>(n));
+      value = std::string_view(arena_.data() + at, static_cast<std::size_t>(n));
+    }
     fields_.push_back({name, value});
   }
   r.headers = fields_;
@@ -167,10 +178,15 @@ Status HttpSession::read_streaming(char* buf, std::size_t size, std::size_t& got
       continue;
     }
     if (continue_pending_) {
-      // The application wants the body: now the client may send it.
+      // The application wants the body: now the client may send it. Never
+      // after the final response head, though (RFC 9110 15.2): a 1xx there
+      // would land inside the body; the client sends its body anyway once
+      // it stops waiting for the 100.
       continue_pending_ = false;
-      struct iovec part = {const_cast<char*>(kContinue.data()), kContinue.size()};
-      if (Status st = transport_.write({&part, 1}); st != Status::ok) return body_error_ = st;
+      if (!response_.headers_sent()) {
+        struct iovec part = {const_cast<char*>(kContinue.data()), kContinue.size()};
+        if (Status st = transport_.write({&part, 1}); st != Status::ok) return body_error_ = st;
+      }
     }
     std::size_t n = 0;
     if (Status st = transport_.read(buf_.get() + end_, cap_ - end_, n); st != Status::ok) return body_error_ = st;

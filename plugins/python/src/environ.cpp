@@ -137,6 +137,10 @@ bool add_derived(PyObject* env, const sdk::Request& r, bool keep) {
 
 bool add_cgi_vars(PyObject* env, const sdk::Request& r) {
   for (const auto& f : r.cgi_vars) {
+    // nginx sends one HTTP_* var per header line; the protocol has joined
+    // repeated ones in Request::headers, which add_derived() turns into the
+    // HTTP_* keys. Copying the vars here would keep only the last line.
+    if (!r.headers.empty() && f.name.starts_with("HTTP_")) continue;
     Ref key(latin1(f.name));
     if (!key || !put(env, key.get(), value(f.value), false)) return false;
   }

@@ -57,35 +57,35 @@ std::vector<Case> cases() {
                "", ""});
 
   c.push_back({"datasize_above_buffer_size", packet({{"K", std::string(101 - 5, 'v')}}), limits(100),
-               Verdict::refused, 413, "exceeds buffer-size 100", ""});
-  c.push_back({"no_runtime_for_modifier", packet(nginx_get_vars(), "", 5), limits(), Verdict::refused, 501,
+               Verdict::refused, 0, "exceeds buffer-size 100", ""});
+  c.push_back({"no_runtime_for_modifier", packet(nginx_get_vars(), "", 5), limits(), Verdict::refused, 0,
                "modifier1 5", ""});
   {
     std::string block = vars_block({{"A", "b"}});
     block[0] = 50;  // key length 50 in a 6-byte block
     std::string p = std::string("\0", 1) + static_cast<char>(block.size()) + std::string("\0\0", 2) + block;
-    c.push_back({"key_overruns_block", p, limits(), Verdict::refused, 400, "key of 50 bytes", ""});
+    c.push_back({"key_overruns_block", p, limits(), Verdict::refused, 0, "key of 50 bytes", ""});
   }
   {
     std::string block = vars_block({{"A", "b"}});
     block[3] = 9;  // value length 9, only 1 byte left
     std::string p = std::string("\0", 1) + static_cast<char>(block.size()) + std::string("\0\0", 2) + block;
-    c.push_back({"value_overruns_block", p, limits(), Verdict::refused, 400, "value of 9 bytes", ""});
+    c.push_back({"value_overruns_block", p, limits(), Verdict::refused, 0, "value of 9 bytes", ""});
   }
   {
     std::string block = vars_block({{"A", "b"}}) + std::string("\x01", 1);  // half a length
     std::string p = std::string("\0", 1) + static_cast<char>(block.size()) + std::string("\0\0", 2) + block;
-    c.push_back({"block_ends_inside_length", p, limits(), Verdict::refused, 400, "ends inside a key length", ""});
+    c.push_back({"block_ends_inside_length", p, limits(), Verdict::refused, 0, "ends inside a key length", ""});
   }
   {
     std::string block = vars_block({{"A", "b"}}) + std::string("\x01\x00X", 3);  // key, no value length
     std::string p = std::string("\0", 1) + static_cast<char>(block.size()) + std::string("\0\0", 2) + block;
-    c.push_back({"block_ends_before_value", p, limits(), Verdict::refused, 400, "ends inside a value length", ""});
+    c.push_back({"block_ends_before_value", p, limits(), Verdict::refused, 0, "ends inside a value length", ""});
   }
-  c.push_back({"zero_length_key", packet({{"A", "b"}, {"", "x"}}), limits(), Verdict::refused, 400, "empty key", ""});
+  c.push_back({"zero_length_key", packet({{"A", "b"}, {"", "x"}}), limits(), Verdict::refused, 0, "empty key", ""});
   for (std::string bad : {"abc", "-1", "+5", "12 ", " 12", "0x10", "99999999999999999999"}) {
     c.push_back({"bad_content_length_" + std::to_string(c.size()), packet(post_vars(bad)), limits(),
-                 Verdict::refused, 400, "invalid CONTENT_LENGTH", ""});
+                 Verdict::refused, 0, "invalid CONTENT_LENGTH", ""});
   }
   c.push_back({"limit_post", packet(post_vars("11"), "hello world"), limits(32768, 1048576, 10), Verdict::refused,
                413, "exceeds limit-post 10", ""});

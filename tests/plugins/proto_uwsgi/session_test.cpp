@@ -106,18 +106,25 @@ void PrintTo(const Refused& r, std::ostream* os) { *os << r.name; }
 
 class SessionRefusal : public ::testing::TestWithParam<Refused> {};
 
-TEST_P(SessionRefusal, OneLogLineAndAShortReply) {
+// A malformed or unservable packet is logged and the connection closes
+// without a reply (nginx answers 502); a body over limit-post is a well-formed
+// request and gets its 413.
+TEST_P(SessionRefusal, OneLogLineAndAShortReplyOrAClose) {
   FakeHost host;
   host.options["buffer-size"] = {"200"};
   host.options["limit-post"] = {"100"};
   FakeTransport transport;
   UwsgiSession* s = new UwsgiSession(transport, host, read_limits(host));
   Progress p = drive(*s, GetParam().input, 3);
-  ASSERT_EQ(p, Progress::respond_and_close);
-  std::string expect = "HTTP/1.1 " + std::to_string(GetParam().status) + " ";
-  EXPECT_EQ(std::string(s->pending_output()).rfind(expect, 0), 0u) << s->pending_output();
-  EXPECT_NE(s->pending_output().find("Connection: close\r\n"), std::string::npos);
-  EXPECT_EQ(s->summary().status, GetParam().status);
+  if (GetParam().status == 0) {
+    EXPECT_EQ(p, Progress::close);
+  } else {
+    ASSERT_EQ(p, Progress::respond_and_close);
+    std::string expect = "HTTP/1.1 " + std::to_string(GetParam().status) + " ";
+    EXPECT_EQ(std::string(s->pending_output()).rfind(expect, 0), 0u) << s->pending_output();
+    EXPECT_NE(s->pending_output().find("Connection: close\r\n"), std::string::npos);
+    EXPECT_EQ(s->summary().status, GetParam().status);
+  }
   ASSERT_EQ(host.logs.size(), 1u);
   EXPECT_EQ(host.logs[0].level, sdk::LogLevel::warn);
   EXPECT_EQ(host.logs[0].text.find('\n'), std::string::npos);
@@ -129,10 +136,10 @@ TEST_P(SessionRefusal, OneLogLineAndAShortReply) {
 
 INSTANTIATE_TEST_SUITE_P(
     Bad, SessionRefusal,
-    ::testing::Values(Refused{"too_big", packet({{"K", std::string(300, 'v')}}), 413},
-                      Refused{"no_runtime", packet({{"REQUEST_METHOD", "GET"}}, "", 9), 501},
-                      Refused{"zero_key", packet({{"", "v"}}), 400},
-                      Refused{"bad_length", packet({{"CONTENT_LENGTH", "x"}}), 400},
+    ::testing::Values(Refused{"too_big", packet({{"K", std::string(300, 'v')}}), 0},
+                      Refused{"no_runtime", packet({{"REQUEST_METHOD", "GET"}}, "", 9), 0},
+                      Refused{"zero_key", packet({{"", "v"}}), 0},
+                      Refused{"bad_length", packet({{"CONTENT_LENGTH", "x"}}), 0},
                       Refused{"limit_post", packet({{"CONTENT_LENGTH", "101"}}), 413}),
     [](const ::testing::TestParamInfo<Refused>& p) { return std::string(p.param.name); });
 
@@ -164,7 +171,7 @@ TEST(UwsgiPlugin, LoadsAsTheCoreLoadsIt) {
   FakeTransport transport;
   sdk::Session* s = proto->open_session(transport);
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(drive(*s, packet({{"K", std::string(100, 'v')}})), Progress::respond_and_close);
+  EXPECT_EQ(drive(*s, packet({{"K", std::string(100, 'v')}})), Progress::close);  // over 64: refused
   s->release();
 
   host.options["buffer-size"] = {"zero"};
