@@ -32,18 +32,20 @@ void AppendingFileSink::reopen() {
   ::close(fresh);
 }
 
+void write_line(int fd, const char* data, std::size_t size) noexcept {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nowhere to report a failing log
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
 void AppendingFileSink::sink_it_(const spdlog::details::log_msg& msg) {
   spdlog::memory_buf_t line;
   formatter_->format(msg, line);
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  write_line(fd_, line.data(), line.size());
 }
 
 }  // namespace trellis::log

@@ -10,6 +10,10 @@
 
 namespace trellis::log {
 
+// Writes a whole formatted line with as few write(2) calls as the kernel
+// allows (one, in practice): never interleaved with other processes' lines.
+void write_line(int fd, const char* data, std::size_t size) noexcept;
+
 class AppendingFileSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   explicit AppendingFileSink(std::string path);  // throws std::runtime_error

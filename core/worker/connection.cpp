@@ -43,7 +43,10 @@ sdk::Status Connection::wait_for(short events) noexcept {
   }
 }
 
-static sdk::Status status_from_errno(int err) {
+sdk::Status Connection::retry_after_error(short events) noexcept {
+  int err = errno;
+  if (err == EINTR) return sdk::Status::ok;
+  if (err == EAGAIN) return wait_for(events);
   return (err == EPIPE || err == ECONNRESET || err == ENOTCONN) ? sdk::Status::closed : sdk::Status::io_error;
 }
 
@@ -75,13 +78,8 @@ sdk::Status Connection::write(std::span<const struct iovec> parts) noexcept {
     msg.msg_iovlen = count - first;
     ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        auto st = wait_for(POLLOUT);
-        if (st != sdk::Status::ok) return st;
-        continue;
-      }
-      return status_from_errno(errno);
+      if (auto st = retry_after_error(POLLOUT); st != sdk::Status::ok) return st;
+      continue;
     }
     auto left = static_cast<size_t>(n);
     while (first < count && left >= iov[first].iov_len) {
@@ -107,13 +105,8 @@ sdk::Status Connection::send_file(int file_fd, std::int64_t offset, std::int64_t
   while (count > 0) {
     ssize_t n = ::sendfile(fd_, file_fd, &off, static_cast<size_t>(count));
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        auto st = wait_for(POLLOUT);
-        if (st != sdk::Status::ok) return st;
-        continue;
-      }
-      return status_from_errno(errno);
+      if (auto st = retry_after_error(POLLOUT); st != sdk::Status::ok) return st;
+      continue;
     }
     if (n == 0) return sdk::Status::io_error;  // file shorter than promised
     count -= n;
@@ -137,13 +130,7 @@ sdk::Status Connection::read(char* buf, std::size_t size, std::size_t& got) noex
       got = static_cast<size_t>(n);
       return sdk::Status::ok;
     }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN) {
-      auto st = wait_for(POLLIN);
-      if (st != sdk::Status::ok) return st;
-      continue;
-    }
-    return status_from_errno(errno);
+    if (auto st = retry_after_error(POLLIN); st != sdk::Status::ok) return st;
   }
 }
 

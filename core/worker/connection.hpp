@@ -40,6 +40,9 @@ class Connection final : public sdk::Transport {
  private:
   // Waits until the socket is ready for `events`; false on timeout/error.
   sdk::Status wait_for(short events) noexcept;
+  // After a failed socket call: ok means try again (EINTR, or EAGAIN and the
+  // socket became ready); anything else is the call's final status.
+  sdk::Status retry_after_error(short events) noexcept;
 
   int fd_;
   const Listener& listener_;

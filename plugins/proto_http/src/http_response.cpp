@@ -102,47 +102,17 @@ Status HttpResponse::send_head(std::string_view data, bool last) noexcept {
   int n = 0;
   parts[n++] = iov(head_);
   char size_line[24];
-  std::uint64_t body = 0;
-  switch (framing_) {
-    case Framing::none: break;
-    case Framing::length: {
-      std::size_t take = data.size() < remaining_ ? data.size() : static_cast<std::size_t>(remaining_);
-      if (take < data.size() && host_ && !overflow_logged_) {
-        overflow_logged_ = true;
-        host_->log(sdk::LogLevel::warn, "http: application sent more bytes than its Content-Length; extra dropped");
-      }
-      if (take) parts[n++] = iov(data.substr(0, take));
-      remaining_ -= take;
-      body = take;
-      break;
-    }
-    case Framing::chunked:
-      if (!data.empty()) {
-        parts[n++] = iov({size_line, format_chunk_size(size_line, data.size())});
-        parts[n++] = iov(data);
-        parts[n++] = iov(kCrlf);
-        body = data.size();
-      }
-      if (last) parts[n++] = iov(kLastChunk);
-      break;
-    case Framing::close:
-      if (!data.empty()) parts[n++] = iov(data);
-      body = data.size();
-      break;
-  }
+  std::uint64_t body = frame_body(data, last, parts, n, size_line);
   Status st = emit(parts, n);
   if (st == Status::ok) body_bytes_ += body;
   if (last) finished_ = true;
   return st;
 }
 
-Status HttpResponse::send_body(std::string_view data, bool last) noexcept {
-  struct iovec parts[4];
-  int n = 0;
-  char size_line[24];
-  std::uint64_t body = 0;
+std::uint64_t HttpResponse::frame_body(std::string_view data, bool last, struct iovec* parts, int& n,
+                                       char (&size_line)[24]) noexcept {
   switch (framing_) {
-    case Framing::none: break;  // HEAD/204/304: the body is swallowed
+    case Framing::none: return 0;  // HEAD/204/304: the body is swallowed
     case Framing::length: {
       std::size_t take = data.size() < remaining_ ? data.size() : static_cast<std::size_t>(remaining_);
       if (take < data.size() && host_ && !overflow_logged_) {
@@ -151,23 +121,28 @@ Status HttpResponse::send_body(std::string_view data, bool last) noexcept {
       }
       if (take) parts[n++] = iov(data.substr(0, take));
       remaining_ -= take;
-      body = take;
-      break;
+      return take;
     }
     case Framing::chunked:
       if (!data.empty()) {
         parts[n++] = iov({size_line, format_chunk_size(size_line, data.size())});
         parts[n++] = iov(data);
         parts[n++] = iov(kCrlf);
-        body = data.size();
       }
       if (last) parts[n++] = iov(kLastChunk);
-      break;
+      return data.size();
     case Framing::close:
       if (!data.empty()) parts[n++] = iov(data);
-      body = data.size();
-      break;
+      return data.size();
   }
+  return 0;
+}
+
+Status HttpResponse::send_body(std::string_view data, bool last) noexcept {
+  struct iovec parts[4];
+  int n = 0;
+  char size_line[24];
+  std::uint64_t body = frame_body(data, last, parts, n, size_line);
   if (last) finished_ = true;
   if (n == 0) return Status::ok;
   Status st = emit(parts, n);

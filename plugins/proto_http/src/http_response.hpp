@@ -60,6 +60,9 @@ class HttpResponse final : public sdk::ResponseWriter {
   // Sends the head followed by `data` (first body bytes), choosing framing.
   sdk::Status send_head(std::string_view data, bool last) noexcept;
   sdk::Status send_body(std::string_view data, bool last) noexcept;
+  // Appends `data` framed for the wire to parts[n...] (at most 4 entries;
+  // `size_line` holds a chunk size); returns the body bytes it covers.
+  std::uint64_t frame_body(std::string_view data, bool last, struct iovec* parts, int& n, char (&size_line)[24]) noexcept;
   sdk::Status emit(const struct iovec* parts, int count) noexcept;
 
   sdk::Transport& transport_;
