@@ -21,6 +21,8 @@
 #include "process/master.hpp"
 #include "process/scoreboard.hpp"
 #include "process/spawner.hpp"
+#include "stats/stats_server.hpp"
+#include "worker/request_log.hpp"
 
 namespace trellis::core {
 
@@ -140,6 +142,8 @@ int run_server(int argc, char** argv) {
     if (auto d = cfg.get("daemonize")) daemonize(*d);
     log::configure(cfg.get("logto").value_or(""), cfg.get("log-level").value_or("info"));
     log::set_process_label("master");
+    // Compiled once here; every worker inherits it across fork.
+    configure_request_log(cfg.get("log-format").value_or(""));
 
     ServerState state;
     state.config = &cfg;
@@ -207,6 +211,33 @@ int run_server(int argc, char** argv) {
     if (state.listeners.empty())
       throw StartupError(
           "no sockets to serve: add --http-socket ADDR (plugin http) or --socket ADDR (plugin uwsgi)");
+    std::unique_ptr<StatsServer> stats;
+    if (auto addr = cfg.get("stats")) {
+      StatsSettings ss;
+      ss.address = *addr;
+      ss.http = cfg.flag("stats-http");
+      for (auto& l : state.listeners) {
+        std::string_view opt = l.protocol->socket_option();
+        std::string proto = opt == "socket" ? "uwsgi" : std::string(opt.substr(0, opt.find("-socket")));
+        ss.sockets.push_back({l.socket, proto});
+      }
+      for (auto& [modifier, runtime] : state.runtimes.by_modifier) ss.runtime_modifiers.push_back(modifier);
+      try {
+        stats = std::make_unique<StatsServer>(ss);
+      } catch (const std::exception& e) {
+        throw StartupError(std::string("--stats: ") + e.what());
+      }
+      if (cfg.flag("vacuum") && stats->socket().address.kind == net::Address::Kind::unix_path)
+        vacuum.push_back(stats->socket().address.path);
+    } else if (cfg.flag("stats-http")) {
+      spdlog::warn("--stats-http has no effect without --stats ADDR");
+    }
+    // Like the sockets, the pidfile is written while still privileged.
+    if (auto pidfile = cfg.get("pidfile")) {
+      std::ofstream pf(*pidfile);
+      pf << getpid() << "\n";
+      if (!pf) throw StartupError("cannot write --pidfile " + *pidfile);
+    }
     drop_privileges(cfg);
 
     if (!engine.empty()) {
@@ -226,6 +257,7 @@ int run_server(int argc, char** argv) {
     int capacity = state.context.identity.processes * 2 + 16;
     Scoreboard scoreboard(capacity, state.context.identity.threads);
     state.scoreboard = &scoreboard;
+    if (stats) stats->attach(scoreboard);
 
     MasterSettings ms;
     ms.processes = state.context.identity.processes;
@@ -234,11 +266,7 @@ int run_server(int argc, char** argv) {
     ms.pidfile = cfg.get("pidfile").value_or("");
     ms.vacuum_paths = vacuum;
     ms.touch_reload = cfg.get("touch-reload").value_or("");
-    if (!ms.pidfile.empty()) {
-      std::ofstream pf(ms.pidfile);
-      pf << getpid() << "\n";
-      if (!pf) throw StartupError("cannot write --pidfile " + ms.pidfile);
-    }
+    ms.touch_chain_reload = cfg.get("touch-chain-reload").value_or("");
 
     std::string plugin_names, socket_names;
     for (auto& r : c.loader->loaded()) plugin_names += (plugin_names.empty() ? "" : ", ") + r.name;
@@ -261,7 +289,13 @@ int run_server(int argc, char** argv) {
       return worker_main(state, id, slot, generation, load);
     };
     pid_t master_pid = getpid();
-    auto in_child = [master_pid] { attach_to_master(master_pid); };
+    // A forked child must not hold the stats sockets: a stats client would
+    // wait for the child's copy of its connection to close.
+    StatsServer* stats_ptr = stats.get();
+    auto in_child = [master_pid, stats_ptr] {
+      if (stats_ptr) stats_ptr->close_in_child();
+      attach_to_master(master_pid);
+    };
     auto after_fork_parent = [&state] {
       for (auto* p : state.plugins) p->after_fork_parent();
     };
@@ -278,13 +312,18 @@ int run_server(int argc, char** argv) {
           if (runtime->load_application() != sdk::Status::ok) return false;
         return true;
       };
-      lh.in_loader = [master_pid] {
+      lh.in_loader = [master_pid, stats_ptr] {
+        if (stats_ptr) stats_ptr->close_in_child();
         attach_to_master(master_pid);
         become_loader();
       };
       spawner = std::make_unique<LoaderSpawner>(lh, body, in_child);
     }
     Master master(ms, hooks, scoreboard, *spawner);
+    if (stats) {
+      master.add_service(stats.get());
+      spdlog::info("stats server on {}{}", stats->socket().address.text, cfg.flag("stats-http") ? " (HTTP)" : "");
+    }
     return master.run();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "trellis: error: %s\n", e.what());

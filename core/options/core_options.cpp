@@ -37,6 +37,8 @@ const trellis_option_spec kCoreOptions[] = {
     {"worker-reload-mercy", nullptr, 0, TRELLIS_OPT_INT, "60", "SECONDS",
      "time a stopping worker may take to finish its requests before it is killed"},
     {"touch-reload", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "FILE", "reload gracefully when FILE's mtime changes"},
+    {"touch-chain-reload", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "FILE",
+     "chain-reload (one worker at a time) when FILE's mtime changes"},
     {"lock-engine", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "NAME",
      "serialise accept() with a lock: pthread, flock, sem or none (default: kernel distribution)"},
     {"thunder-lock", nullptr, 0, TRELLIS_OPT_FLAG, "false", nullptr, "same as --lock-engine pthread"},
@@ -46,6 +48,13 @@ const trellis_option_spec kCoreOptions[] = {
     {"log-level", nullptr, 0, TRELLIS_OPT_STRING, "info", "LEVEL",
      "trace, debug, info, warn, error, critical or off"},
     {"disable-logging", nullptr, 'L', TRELLIS_OPT_FLAG, "false", nullptr, "no request log lines"},
+    {"log-format", "logformat", 0, TRELLIS_OPT_STRING, nullptr, "FORMAT",
+     "request line with %(var) variables (uri, method, status, addr, host, proto, uagent, referer, size, rsize, "
+     "msecs, micros, ms, pid, wid, reqs, time, ltime, var.NAME), or 'json' for one JSON object per line"},
+    {"stats", "stats-server", 0, TRELLIS_OPT_STRING, nullptr, "ADDR",
+     "serve the stats document (uWSGI's JSON layout) on ADDR (host:port or a UNIX socket path)"},
+    {"stats-http", nullptr, 0, TRELLIS_OPT_FLAG, "false", nullptr,
+     "the stats server speaks HTTP: / the JSON, /metrics Prometheus text, /ready readiness"},
     {"uid", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "USER", "switch to this user after binding sockets"},
     {"gid", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "GROUP", "switch to this group after binding sockets"},
 };

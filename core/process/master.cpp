@@ -74,6 +74,7 @@ bool Master::spawn(int id, std::uint64_t generation) {
     c.request_line[0] = '\0';
   }
   ws.generation.store(generation);
+  ws.id.store(id);
   ws.spawned_at_ms.store(monotonic_ms());
 
   pid_t pid = spawner_.spawn(id, slot, generation);
@@ -147,6 +148,7 @@ void Master::generation_failed(std::uint64_t generation) {
     for (auto& [pid, p] : procs_)
       if (p.generation == generation) stop_worker(pid, p, now);
     generation_ = previous_generation_;
+    chain_next_ = 0;
     return;
   }
   spdlog::critical("the application could not be loaded (see the error above); stopping trellis");
@@ -157,7 +159,7 @@ void Master::generation_failed(std::uint64_t generation) {
 int Master::run() {
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGTTIN, SIGTTOU}) sigaddset(&set, s);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU}) sigaddset(&set, s);
   // Signals are read from a descriptor in the loop, never in a handler.
   sigprocmask(SIG_BLOCK, &set, nullptr);
   // Workers forked by a loader are orphaned on purpose and land here.
@@ -168,6 +170,7 @@ int Master::run() {
     return 1;
   }
   if (!settings_.touch_reload.empty()) touch_mtime_ = file_mtime_ns(settings_.touch_reload);
+  if (!settings_.touch_chain_reload.empty()) touch_chain_mtime_ = file_mtime_ns(settings_.touch_chain_reload);
 
   spawner_.start_generation(generation_);
   for (int id = 1; id <= settings_.processes; ++id) spawn(id, generation_);
@@ -177,8 +180,15 @@ int Master::run() {
   while (!(stopping_ && procs_.empty() && pending_.empty())) {
     std::vector<pollfd> fds{{signal_fd_, POLLIN, 0}};
     for (int fd : spawner_.fds()) fds.push_back({fd, POLLIN, 0});
+    std::size_t spawner_end = fds.size();
+    std::vector<std::size_t> service_at;
+    for (auto* s : services_) {
+      service_at.push_back(fds.size());
+      s->add_poll_fds(fds);
+    }
+    service_at.push_back(fds.size());
     ::poll(fds.data(), fds.size(), 250);
-    if (fds.size() > 1) {
+    if (spawner_end > 1) {
       spawner_.on_readable(events);
       handle_spawn_events(events);
     }
@@ -190,6 +200,8 @@ int Master::run() {
       tick(now);
       next_tick = now + 250;
     }
+    for (std::size_t i = 0; i < services_.size(); ++i)
+      services_[i]->on_poll(fds.data() + service_at[i], service_at[i + 1] - service_at[i], status());
   }
   spawner_.stop();
   for (auto& path : settings_.vacuum_paths) unlink(path.c_str());
@@ -225,6 +237,7 @@ void Master::on_exit(pid_t pid, int status) {
   WorkerSlot& ws = scoreboard_.worker(p.slot);
   auto reason = static_cast<RecycleReason>(ws.recycle_reason.load());
   bool was_ready = ws.ready.load() != 0;
+  for (auto* s : services_) s->worker_exited(p.slot);
   ws.pid.store(0);
   ws.ready.store(0);
   free_slots_.push_back(p.slot);
@@ -269,6 +282,7 @@ void Master::on_exit(pid_t pid, int status) {
                  r.fast_deaths, kFastDeathMs, delay);
   }
   ws.respawns.fetch_add(1);
+  respawns_total_++;
   r.due_ms = now + delay;
   if (delay == 0) {
     r.due_ms = 0;
@@ -325,6 +339,7 @@ void Master::tick(std::int64_t now) {
         spdlog::error("HARAKIRI: worker {} (pid {}) spent {:.1f} s on request '{}' (--harakiri {}); killing it", p.id,
                       pid, double(now - since) / 1000.0, line, settings_.harakiri_s);
         scoreboard_.worker(p.slot).harakiri_count.fetch_add(1);
+        harakiri_total_++;
         kill(pid, SIGKILL);
         p.killed = true;
         p.harakiri = true;
@@ -338,6 +353,7 @@ void Master::tick(std::int64_t now) {
       ready += p.generation == generation_ && !p.term_sent_ms && scoreboard_.worker(p.slot).ready.load() != 0;
     if (ready >= settings_.processes) {
       announced_ready_ = true;
+      ever_ready_ = true;
       spdlog::info("all {} workers are ready (generation {})", settings_.processes, generation_);
       sd_notify("READY=1");
     }
@@ -349,28 +365,71 @@ void Master::tick(std::int64_t now) {
         p.killed = true;
       }
   }
+  advance_chain();
   check_touch_reload();
 }
 
+MasterStatus Master::status() const {
+  MasterStatus s;
+  s.generation = generation_;
+  s.stopping = stopping_;
+  // A reload keeps the previous generation serving, so readiness holds.
+  s.ready = ever_ready_ && !stopping_;
+  s.processes = settings_.processes;
+  s.respawns = respawns_total_;
+  s.harakiri_kills = harakiri_total_;
+  return s;
+}
+
 void Master::check_touch_reload() {
-  if (settings_.touch_reload.empty() || stopping_) return;
-  std::int64_t m = file_mtime_ns(settings_.touch_reload);
-  if (m != touch_mtime_) {
-    touch_mtime_ = m;
-    start_reload("--touch-reload file changed");
+  if (stopping_) return;
+  if (!settings_.touch_reload.empty()) {
+    std::int64_t m = file_mtime_ns(settings_.touch_reload);
+    if (m != touch_mtime_) {
+      touch_mtime_ = m;
+      start_reload("--touch-reload file changed", false);
+    }
+  }
+  if (!settings_.touch_chain_reload.empty()) {
+    std::int64_t m = file_mtime_ns(settings_.touch_chain_reload);
+    if (m != touch_chain_mtime_) {
+      touch_chain_mtime_ = m;
+      start_reload("--touch-chain-reload file changed", true);
+    }
   }
 }
 
-void Master::start_reload(const char* why) {
+void Master::advance_chain() {
+  if (!chain_next_ || stopping_) return;
+  bool successor_ready = std::any_of(procs_.begin(), procs_.end(), [&](auto& kv) {
+    return kv.second.id == chain_next_ && kv.second.generation == generation_ &&
+           scoreboard_.worker(kv.second.slot).ready.load() != 0;
+  });
+  if (!successor_ready) return;
+  // tick() now stops the old worker of this slot; the next one follows.
+  if (++chain_next_ > settings_.processes) {
+    spdlog::info("chain reload: every worker replaced (generation {})", generation_);
+    chain_next_ = 0;
+    return;
+  }
+  spdlog::info("chain reload: replacing worker {}", chain_next_);
+  spawn(chain_next_, generation_);
+}
+
+void Master::start_reload(const char* why, bool chain) {
   if (stopping_) return;
   // Generation numbers only grow, so a late exit from a failed generation
   // can never be mistaken for one of its successor's.
   previous_generation_ = generation_;
   generation_ = ++last_generation_;
-  spdlog::info("reloading ({}): starting generation {} with {} workers", why, generation_, settings_.processes);
+  spdlog::info("{}reloading ({}): starting generation {} with {} workers", chain ? "chain " : "", why, generation_,
+               settings_.processes);
   sd_notify("RELOADING=1");
   spawner_.start_generation(generation_);
-  for (int id = 1; id <= settings_.processes; ++id) spawn(id, generation_);
+  // A chain reload replaces one worker at a time, each after its
+  // successor is ready (advance_chain); a plain one starts them all.
+  chain_next_ = chain ? 1 : 0;
+  for (int id = 1; id <= (chain ? 1 : settings_.processes); ++id) spawn(id, generation_);
   announced_ready_ = false;
 }
 
@@ -400,7 +459,10 @@ void Master::handle_signal(int signo) {
       begin_shutdown(false);
       break;
     case SIGHUP:
-      start_reload("SIGHUP");
+      start_reload("SIGHUP", false);
+      break;
+    case SIGUSR2:
+      start_reload("SIGUSR2", true);
       break;
     case SIGUSR1:
       log::reopen();

@@ -3,6 +3,7 @@
 // plugins reaches it through MasterHooks.
 #pragma once
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -26,6 +27,7 @@ struct MasterSettings {
   std::string pidfile;
   std::vector<std::string> vacuum_paths;  // removed at exit (--vacuum)
   std::string touch_reload;               // reload when this file's mtime changes
+  std::string touch_chain_reload;         // chain-reload when this file's mtime changes
 };
 
 struct MasterHooks {
@@ -33,9 +35,32 @@ struct MasterHooks {
   std::function<void(pid_t pid)> worker_died;
 };
 
+// What the master tells the services its loop hosts.
+struct MasterStatus {
+  std::uint64_t generation = 0;
+  bool stopping = false;
+  bool ready = false;  // the workers accepted, and no stop has begun
+  int processes = 0;
+  std::uint64_t respawns = 0;
+  std::uint64_t harakiri_kills = 0;
+};
+
+// Something the master's loop serves besides signals and spawners (the stats
+// server). Its calls must never block.
+class LoopService {
+ public:
+  virtual ~LoopService() = default;
+  virtual void add_poll_fds(std::vector<pollfd>& fds) = 0;
+  // `fds` are the entries add_poll_fds added, after poll() (or a timeout).
+  virtual void on_poll(const pollfd* fds, std::size_t count, const MasterStatus& status) = 0;
+  // A worker died; its scoreboard slot is about to be freed for reuse.
+  virtual void worker_exited(int slot) = 0;
+};
+
 class Master {
  public:
   Master(MasterSettings settings, MasterHooks hooks, Scoreboard& scoreboard, Spawner& spawner);
+  void add_service(LoopService* service) { services_.push_back(service); }
   // Returns the process exit code.
   int run();
 
@@ -62,7 +87,8 @@ class Master {
   void on_exit(pid_t pid, int status);
   void tick(std::int64_t now);
   void handle_signal(int signo);
-  void start_reload(const char* why);
+  void start_reload(const char* why, bool chain);
+  void advance_chain();
   void stop_worker(pid_t pid, Proc& p, std::int64_t now);
   void begin_shutdown(bool graceful);
   int live_workers() const { return static_cast<int>(procs_.size()); }
@@ -91,7 +117,14 @@ class Master {
   bool fatal_ = false;
   bool announced_ready_ = false;
   std::int64_t touch_mtime_ = 0;
+  std::int64_t touch_chain_mtime_ = 0;
+  int chain_next_ = 0;  // chain reload: the worker id being replaced, 0 when none
   int signal_fd_ = -1;
+  std::vector<LoopService*> services_;
+  bool ever_ready_ = false;
+  std::uint64_t respawns_total_ = 0;
+  std::uint64_t harakiri_total_ = 0;
+  MasterStatus status() const;
 };
 
 }  // namespace trellis::core

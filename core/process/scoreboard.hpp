@@ -4,11 +4,20 @@
 // except when it (re)assigns a slot to a new process.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 
 namespace trellis::core {
+
+// Upper bounds (microseconds) of the request duration histogram, Prometheus'
+// default buckets; one more bucket counts everything slower (+Inf).
+inline constexpr std::array<std::int64_t, 11> kDurationBoundsUs = {
+    5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+inline constexpr std::size_t kDurationBuckets = kDurationBoundsUs.size() + 1;
+// Status classes: [0] none or out of range, [1..5] 1xx..5xx.
+inline constexpr std::size_t kStatusClasses = 6;
 
 struct CoreSlot {  // one application thread
   std::atomic<std::int64_t> busy_since_ms{0};  // 0 when idle
@@ -28,6 +37,12 @@ struct WorkerSlot {
   std::atomic<std::uint64_t> respawns{0};
   std::atomic<std::uint64_t> harakiri_count{0};
   std::atomic<std::int64_t> spawned_at_ms{0};
+  std::atomic<int> id{0};  // logical worker number, set by the master
+  // Observability (stats server, /metrics); written by the worker only.
+  std::atomic<std::uint64_t> status_class[kStatusClasses]{};
+  std::atomic<std::uint64_t> duration_bucket[kDurationBuckets]{};  // not cumulative
+  std::atomic<std::uint64_t> running_time_us{0};  // sum of request durations
+  std::atomic<std::uint64_t> avg_rt_us{0};        // uWSGI's running average
 };
 
 enum class RecycleReason : int { none = 0, max_requests = 1, reload_on_rss = 2 };

@@ -375,14 +375,38 @@ sdk::Progress Worker::serve(Connection& c, int thread) {
   sdk::Status status = runtime ? runtime->handle(request, c.session->response()) : sdk::Status::unsupported;
   if (status == sdk::Status::app_error) slot_.exceptions.fetch_add(1, std::memory_order_relaxed);
 
-  if (settings_.log_requests) log_request(settings_.id, request, c.session->summary(), timer);
+  // Counters first: the client may already have the response and ask the
+  // stats server about it.
   sdk::ResponseSummary summary = c.session->summary();
+  std::int64_t micros = timer.micros();
+  auto us = static_cast<std::uint64_t>(micros);
+  std::size_t status_class = summary.status >= 100 && summary.status < 600 ? summary.status / 100 : 0;
+  std::size_t bucket = 0;
+  while (bucket < kDurationBoundsUs.size() && micros > kDurationBoundsUs[bucket]) ++bucket;
+  slot_.status_class[status_class].fetch_add(1, std::memory_order_relaxed);
+  slot_.duration_bucket[bucket].fetch_add(1, std::memory_order_relaxed);
+  slot_.running_time_us.fetch_add(us, std::memory_order_relaxed);
+  // uWSGI's running average: half the last average, half this request.
+  slot_.avg_rt_us.store((slot_.avg_rt_us.load(std::memory_order_relaxed) + us) / 2, std::memory_order_relaxed);
+  slot_.tx_bytes.fetch_add(summary.wire_bytes, std::memory_order_relaxed);
+  core.requests.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t served = slot_.requests.fetch_add(1, std::memory_order_relaxed) + 1;
+
+  if (settings_.log_requests) {
+    RequestRecord record;
+    record.request = &request;
+    record.summary = summary;
+    record.pid = getpid();
+    record.worker_id = settings_.id;
+    record.worker_requests = served;
+    record.micros = micros;
+    record.start_unix_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(timer.wall.time_since_epoch()).count();
+    log_request(record);
+  }
   sdk::Progress next = c.session->finish_request();
 
   core.busy_since_ms.store(0, std::memory_order_relaxed);
-  core.requests.fetch_add(1, std::memory_order_relaxed);
-  slot_.requests.fetch_add(1, std::memory_order_relaxed);
-  slot_.tx_bytes.fetch_add(summary.wire_bytes, std::memory_order_relaxed);
   return next;
 }
 

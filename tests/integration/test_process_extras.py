@@ -100,3 +100,25 @@ def test_daemonize_runs_in_the_background(tmp_path):
             break
     else:
         raise AssertionError("daemon did not stop")
+
+
+def test_uid_and_gid_are_dropped_after_binding(server, tmp_path):
+    import pwd
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("needs root to switch users")
+    nobody = pwd.getpwnam("nobody")
+    pidfile = tmp_path / "root-owned.pid"
+    s = server(*BASE, "--processes", "1", "--uid", "nobody", "--gid", str(nobody.pw_gid), "--pidfile", str(pidfile))
+    assert http_get(s.port, "/") == (200, b"Hello World!")
+    # The pidfile is written before privileges go, like the sockets.
+    assert int(pidfile.read_text()) == s.proc.pid
+
+    def ids(pid):
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
+
+    assert ids(s.proc.pid) == (nobody.pw_uid, nobody.pw_gid)
+    assert ids(s.workers()[0]) == (nobody.pw_uid, nobody.pw_gid)
+    assert "serving as root" not in s.log()

@@ -171,3 +171,32 @@ def test_touch_reload(server, tmp_path):
     conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
     conn.request("GET", "/")
     assert conn.getresponse().read() == b"v9"
+
+
+@pytest.mark.parametrize("trigger", ["signal", "touch"])
+def test_chain_reload_replaces_workers_one_at_a_time(server, tmp_path, trigger):
+    touch = tmp_path / "chain-touch"
+    touch.write_text("")
+    s, vfile = start(server, tmp_path, "--processes", "3", "--touch-chain-reload", str(touch))
+    before = s.log().count("workers are ready")
+    with Load(s.port, fresh=2, keep_alive=2) as load:
+        vfile.write_text("v1")
+        if trigger == "signal":
+            s.send(signal.SIGUSR2)
+        else:
+            time.sleep(0.05)
+            touch.write_text("x")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and s.log().count("workers are ready") == before:
+            # Never fewer serving workers than configured during the chain.
+            assert len(s.workers()) >= 3
+            time.sleep(0.05)
+    assert load.failures == [], load.failures[:5]
+    log = s.log()
+    assert "chain reload" in log
+    # Worker 2's successor is started only after worker 1's is ready, etc.
+    assert log.index("chain reload: replacing worker 2") < log.index("chain reload: replacing worker 3")
+    assert "every worker replaced" in log
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"v1"
