@@ -179,6 +179,7 @@ int run_server(int argc, char** argv) {
     bind.backlog = listen_backlog(cfg);
     bind.chmod = cfg.get("chmod-socket").value_or("");
     bind.reuse_port = cfg.flag("reuse-port");
+    bind.defer_accept = !cfg.flag("no-defer-accept");
     std::vector<std::string> vacuum;
     // --reuse-port: one socket per worker slot, kept by the master, so the
     // connections queued on a slot wait for that slot's next worker.

@@ -96,6 +96,10 @@ ListenSocket bind_tcp(const Address& a, const BindOptions& o) {
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (o.reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (o.defer_accept) {
+      int seconds = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+    }
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
       freeaddrinfo(found);
       ListenSocket s;

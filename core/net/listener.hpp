@@ -22,6 +22,9 @@ struct BindOptions {
   int backlog = 1024;
   std::string chmod;            // "" keeps the umask; octal text like "666"
   bool reuse_port = false;
+  // TCP_DEFER_ACCEPT: a connection is handed over only once its first bytes
+  // arrived (client-speaks-first protocols, as uWSGI does by default).
+  bool defer_accept = true;
 };
 
 // Throws std::runtime_error with a message naming the address and errno.

@@ -45,6 +45,8 @@ std::string http_response(int code, const char* reason, std::string_view type, s
 StatsServer::StatsServer(StatsSettings settings) : settings_(std::move(settings)) {
   net::Address address = net::parse_address(settings_.address);
   net::BindOptions bind;
+  // Plain stats clients connect and wait for the document: never defer.
+  bind.defer_accept = false;
   bind.backlog = 64;
   listener_ = std::make_unique<net::ListenSocket>(net::bind_listener(address, bind));
   // The master's loop must never wait in accept().

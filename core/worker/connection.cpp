@@ -14,12 +14,12 @@
 
 namespace trellis::core {
 
-Connection::Connection(int fd, const Listener& listener, int io_timeout_ms)
+Connection::Connection(int fd, const sockaddr* peer, const Listener& listener, int io_timeout_ms)
     : fd_(fd), listener_(listener), io_timeout_ms_(io_timeout_ms) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-    net::format_sockaddr(reinterpret_cast<sockaddr*>(&ss), remote_host_, remote_port_);
+  if (!peer && getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = reinterpret_cast<sockaddr*>(&ss);
+  if (peer) net::format_sockaddr(peer, remote_host_, remote_port_);
   info_.remote_addr = remote_host_;
   info_.remote_port = remote_port_;
   info_.local_addr = listener.socket->local_host;

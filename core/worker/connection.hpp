@@ -4,6 +4,8 @@
 // only ever run on an application thread.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <trellis/protocol.hpp>
 
 #include <cstdint>
@@ -17,7 +19,8 @@ class Connection final : public sdk::Transport {
  public:
   enum class State { reading, in_app, lingering };
 
-  Connection(int fd, const Listener& listener, int io_timeout_ms);
+  // `peer` is what accept4() reported (nullptr: ask the socket).
+  Connection(int fd, const sockaddr* peer, const Listener& listener, int io_timeout_ms);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -36,6 +39,7 @@ class Connection final : public sdk::Transport {
   sdk::Phase phase = sdk::Phase::idle;
   std::int64_t deadline_ms = 0;
   bool rearm = false;  // a request was served: the next deadline starts afresh
+  bool registered = false;  // in the worker's epoll set yet
 
  private:
   // Waits until the socket is ready for `events`; false on timeout/error.

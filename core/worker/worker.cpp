@@ -193,13 +193,15 @@ void Worker::accept_from(const Listener& listener) {
   // the load even; a lone worker drains the queue.
   int budget = settings_.processes > 1 ? 1 : 64;
   while (budget-- > 0) {
-    int fd = accept4(listener.socket->fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    int fd = accept4(listener.socket->fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE)
         spdlog::error("cannot accept on {}: {}", listener.socket->address.text, std::strerror(errno));
       return;
     }
-    adopt(fd, listener);
+    adopt(fd, reinterpret_cast<sockaddr*>(&peer), listener);
   }
 }
 
@@ -250,12 +252,12 @@ void Worker::take_accepted() {
     if (draining_)
       close(fd);
     else
-      adopt(fd, *listener);
+      adopt(fd, nullptr, *listener);
   }
 }
 
-void Worker::adopt(int fd, const Listener& listener) {
-  auto c = std::make_unique<Connection>(fd, listener, settings_.socket_timeout_ms);
+void Worker::adopt(int fd, const sockaddr* peer, const Listener& listener) {
+  auto c = std::make_unique<Connection>(fd, peer, listener, settings_.socket_timeout_ms);
   c->session = listener.protocol->open_session(*c);
   if (!c->session) {
     spdlog::error("protocol could not open a session for a connection on {}", listener.socket->address.text);
@@ -263,21 +265,23 @@ void Worker::adopt(int fd, const Listener& listener) {
   }
   Connection& ref = *c;
   connections_.emplace(fd, std::move(c));
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.u64 = kConnection | static_cast<std::uint64_t>(fd);
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
   ref.phase = sdk::Phase::idle;
   refresh_deadline(ref, true);
-  // Data often arrives with the connection (TCP_DEFER_ACCEPT, fast clients).
+  // The request usually arrives with the connection (TCP_DEFER_ACCEPT): read
+  // it before paying for epoll registration, which a one-request connection
+  // may never need.
   on_readable(ref);
+  auto it = connections_.find(fd);
+  if (it != connections_.end() && !it->second->registered)
+    watch(*it->second, it->second->state != Connection::State::in_app);
 }
 
 void Worker::watch(Connection& c, bool reading) {
   epoll_event ev{};
   ev.events = reading ? (EPOLLIN | EPOLLRDHUP) : 0;
   ev.data.u64 = kConnection | static_cast<std::uint64_t>(c.fd());
-  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd(), &ev);
+  epoll_ctl(epoll_fd_, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd(), &ev);
+  c.registered = true;
 }
 
 void Worker::on_readable(Connection& c) {
@@ -422,7 +426,7 @@ void Worker::linger_close(Connection& c, std::string_view reply) {
 }
 
 void Worker::close_connection(Connection& c) {
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd(), nullptr);
+  // close() takes the socket out of the epoll set: no EPOLL_CTL_DEL needed.
   connections_.erase(c.fd());
 }
 

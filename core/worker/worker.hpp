@@ -60,7 +60,7 @@ class Worker {
   void disarm_listeners();
   void accept_from(const Listener& listener);
   void accept_locked_loop();
-  void adopt(int fd, const Listener& listener);
+  void adopt(int fd, const sockaddr* peer, const Listener& listener);
   void on_readable(Connection& c);
   void apply(Connection& c, sdk::Progress progress);
   void dispatch(Connection& c);

@@ -244,8 +244,12 @@ def test_busy_worker_and_listen_queue(server):
     t = threading.Thread(target=lambda: http_get(s.port, "/sleep/1500"))
     t.start()
     time.sleep(0.3)
-    # The only worker is inside the application: these wait in the kernel's accept queue.
+    # The only worker is inside the application: these wait in the kernel's
+    # accept queue (they send their first bytes: TCP_DEFER_ACCEPT holds
+    # back connections that have sent nothing).
     waiting = [socket.create_connection(("127.0.0.1", s.port)) for _ in range(3)]
+    for c in waiting:
+        c.sendall(b"GET / HTTP/1.1\r\n")
     try:
         time.sleep(0.2)
         doc = json.loads(read_raw(port))

@@ -1,0 +1,67 @@
+"""Turn the wrk results of one bench run into markdown tables.
+
+usage: /usr/bin/python3 bench/lib/table.py RESULTS.tsv [TABLE]
+
+Input lines (from lib/common.sh run_wrk):
+  table scenario server round requests rps p99_ms max_ms non2xx connect read write timeout [user_us sys_us]
+(user_us, sys_us: CPU time of the server's processes per request, when measured)
+For each scenario: the median req/s and p99 over the rounds, the errors summed
+over all rounds, and "trellis / X" = the median over rounds of the ratio
+measured within the same round (the servers alternate inside a round, so each
+ratio compares runs a few seconds apart).
+"""
+import statistics
+import sys
+from collections import defaultdict
+
+
+def load(path, only=None):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            p = line.rstrip("\n").split("\t")
+            if len(p) < 13 or (only and p[0] != only):
+                continue
+            rows.append(dict(table=p[0], scenario=p[1], server=p[2], round=p[3],
+                             requests=int(p[4]), rps=float(p[5]), p99=float(p[6]),
+                             max=float(p[7]), non2xx=int(p[8]),
+                             sock=tuple(int(x) for x in p[9:13]),
+                             cpu=(float(p[13]), float(p[14])) if len(p) >= 15 else None))
+    return rows
+
+
+def render(rows):
+    by_scn = defaultdict(list)
+    for r in rows:
+        by_scn[r["scenario"]].append(r)
+    out = []
+    for scn, rs in by_scn.items():
+        servers = list(dict.fromkeys(r["server"] for r in rs))
+        ref = next(s for s in servers if "trellis" in s)
+        per_round = defaultdict(dict)
+        for r in rs:
+            per_round[r["round"]][r["server"]] = r["rps"]
+        per_round = dict(sorted(per_round.items(), key=lambda kv: int(kv[0])))
+        has_cpu = all(r["cpu"] for r in rs)
+        out.append(f"**{scn}**\n")
+        out.append("| server | req/s (median) | p99 ms (median) | max ms | non-2xx | socket errors c/r/w/t | trellis / server |"
+                   + (" server CPU µs/request, user + sys (median) |" if has_cpu else ""))
+        out.append("|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if has_cpu else ""))
+        for s in servers:
+            mine = [r for r in rs if r["server"] == s]
+            ratios = [rd[ref] / rd[s] for rd in per_round.values() if ref in rd and s in rd and rd[s] > 0]
+            ratio = "—" if s == ref else (
+                f"{statistics.median(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})" if ratios else "n/a")
+            out.append(f"| {s} | {statistics.median(r['rps'] for r in mine):,.0f} "
+                       f"| {statistics.median(r['p99'] for r in mine):.2f} "
+                       f"| {max(r['max'] for r in mine):.1f} "
+                       f"| {sum(r['non2xx'] for r in mine)} "
+                       f"| {'/'.join(str(sum(r['sock'][i] for r in mine)) for i in range(4))} | {ratio} |"
+                       + (f" {statistics.median(r['cpu'][0] for r in mine):.1f} + "
+                          f"{statistics.median(r['cpu'][1] for r in mine):.1f} |" if has_cpu else ""))
+        out.append(f"\n(rounds: {len(per_round)}; errors summed over all rounds; socket errors = wrk's connect/read/write/timeout counters)\n")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render(load(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)))

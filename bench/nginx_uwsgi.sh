@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# nginx -> uwsgi protocol: nginx (uwsgi_pass) in front of trellis --socket vs
+# in front of uWSGI --socket; same app (examples/hello.py), 2 processes each,
+# one nginx (its own config in a temp dir, loopback only, 2 workers) with one
+# port per backend; wrk (keep-alive, 50 connections) against nginx.
+#
+# usage: bench/nginx_uwsgi.sh            (ROUNDS=3 DURATION=5 by default)
+# Target: trellis >= 1.2x uWSGI.
+source "$(dirname "$0")/lib/common.sh"
+
+APP=$ROOT/examples/hello.py
+PROCS=2
+WRK=(-t2 -c50)
+NGINX_WORKERS=${NGINX_WORKERS:-2}
+
+up_t=$(free_port); up_u=$(free_port); front_t=$(free_port); front_u=$(free_port)
+start_server trellis "$TRELLIS" --plugin python --plugin uwsgi --socket "127.0.0.1:$up_t" \
+  --wsgi-file "$APP" --processes $PROCS --disable-logging
+master_t=$SERVER_PID
+start_server uwsgi uwsgi --plugin python3 --socket "127.0.0.1:$up_u" \
+  --wsgi-file "$APP" --master --processes $PROCS --disable-logging
+master_u=$SERVER_PID
+
+mkdir -p "$WORK/nginx/logs"
+# "user" only matters when nginx starts as root: keep the workers as the current user.
+cat >"$WORK/nginx/nginx.conf" <<CONF
+user $(id -un) $(id -gn);
+worker_processes $NGINX_WORKERS;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/client_body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  include /etc/nginx/uwsgi_params;
+  server { listen 127.0.0.1:$front_t; location / { uwsgi_pass 127.0.0.1:$up_t; } }
+  server { listen 127.0.0.1:$front_u; location / { uwsgi_pass 127.0.0.1:$up_u; } }
+}
+CONF
+start_server nginx /usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+for p in $front_t $front_u; do wait_http "http://127.0.0.1:$p/"; done
+for p in $front_t $front_u; do wrk "${WRK[@]}" -d1s "http://127.0.0.1:$p/" >/dev/null; done   # warm-up
+
+SERVERS=("nginx → trellis --socket:$front_t" "nginx → uWSGI --socket:$front_u")
+declare -A MASTER=([$front_t]=$master_t [$front_u]=$master_u)   # CPU time: the backend only, not nginx
+for ((round = 1; round <= ROUNDS; round++)); do
+  for ((i = 0; i < 2; i++)); do
+    s=${SERVERS[(i + round) % 2]}
+    CPU_OF=${MASTER[${s##*:}]} run_wrk nginx "nginx uwsgi_pass, keep-alive clients" "${s%:*}" $round "http://127.0.0.1:${s##*:}/" "${WRK[@]}"
+  done
+done
+
+echo "### nginx → uwsgi protocol, hello world, $PROCS processes, nginx $NGINX_WORKERS workers, wrk ${WRK[*]} -d${DURATION}s"
+echo
+"$PY" "$BENCH/lib/table.py" "$RESULTS"
+if [[ -s $WORK/nginx/logs/error.log ]]; then
+  echo "nginx error.log (last lines):"; tail -n 5 "$WORK/nginx/logs/error.log" | sed 's/^/    /'
+fi
