@@ -113,6 +113,7 @@ class HttpSession final : public sdk::Session, private sdk::BodyReader {
   sdk::Request request_;
   std::vector<sdk::Field> fields_;
   std::vector<std::uint8_t> joined_;  // per parsed field: already merged
+  std::vector<std::uint32_t> name_hash_;  // per parsed field: case-folded name hash
   std::string arena_;                 // decoded path, joined field values
   HttpResponse response_;
 

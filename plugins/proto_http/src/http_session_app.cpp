@@ -70,6 +70,17 @@ void HttpSession::build_request() {
   const std::size_t count = h.fields.size();
   fields_.clear();
   joined_.assign(count, 0);
+  // Repeats are found by comparing case-folded name hashes first, so many
+  // distinct fields of one length cost integer compares, not string ones.
+  name_hash_.resize(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint32_t hash = 2166136261u;  // FNV-1a over the lower-cased name
+    for (char ch : h.fields[i].name.in(base)) {
+      hash ^= static_cast<unsigned char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+      hash *= 16777619u;
+    }
+    name_hash_[i] = hash;
+  }
   for (std::size_t i = 0; i < count; ++i) {
     if (joined_[i]) continue;
     std::string_view name = h.fields[i].name.in(base);
@@ -81,7 +92,8 @@ void HttpSession::build_request() {
 
     std::size_t first_dup = 0;
     for (std::size_t j = i + 1; j < count; ++j) {
-      if (h.fields[j].name.len == name.size() && iequals_any(h.fields[j].name.in(base), name)) {
+      if (name_hash_[j] == name_hash_[i] && h.fields[j].name.len == name.size() &&
+          iequals_any(h.fields[j].name.in(base), name)) {
         first_dup = j;
         break;
       }
@@ -91,7 +103,9 @@ void HttpSession::build_request() {
       std::size_t at = arena_.size();
       arena_.append(value);
       for (std::size_t j = first_dup; j < count; ++j) {
-        if (h.fields[j].name.len != name.size() || !iequals_any(h.fields[j].name.in(base), name)) continue;
+        if (name_hash_[j] != name_hash_[i] || h.fields[j].name.len != name.size() ||
+            !iequals_any(h.fields[j].name.in(base), name))
+          continue;
         joined_[j] = 1;
         arena_.append(sep).append(h.fields[j].value.in(base));
       }

@@ -81,15 +81,9 @@ bool put(PyObject* env, PyObject* key, PyObject* val, bool keep_existing) {
 
 // A new reference to the key "HTTP_<NAME>" for a header name, or nullptr
 // without an exception when the header must not be passed on.
-PyObject* header_key(std::string_view name) {
-  // "X_Forwarded_For" would collide with "X-Forwarded-For" once mapped and
-  // could spoof what a proxy set: drop names with underscores, as nginx and
-  // gunicorn do.
-  g_scratch.assign("HTTP_");
-  for (char c : name) {
-    if (c == '_') return nullptr;
-    g_scratch.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  }
+// The environ key spelled in g_scratch: interned once and cached (bounded),
+// since the same names come back on every request.
+PyObject* cached_key() {
   auto it = g_header_keys.find(g_scratch);
   if (it != g_header_keys.end()) return Py_NewRef(it->second);
   PyObject* key = PyUnicode_DecodeLatin1(g_scratch.data(), static_cast<Py_ssize_t>(g_scratch.size()), nullptr);
@@ -99,6 +93,25 @@ PyObject* header_key(std::string_view name) {
     g_header_keys.emplace(g_scratch, Py_NewRef(key));
   }
   return key;
+}
+
+PyObject* header_key(std::string_view name) {
+  // "X_Forwarded_For" would collide with "X-Forwarded-For" once mapped and
+  // could spoof what a proxy set: drop names with underscores, as nginx and
+  // gunicorn do.
+  g_scratch.assign("HTTP_");
+  for (char c : name) {
+    if (c == '_') return nullptr;
+    g_scratch.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return cached_key();
+}
+
+// A CGI variable name from the protocol (nginx sends the same dozen on every
+// request): decoded once, then shared from the same cache as header keys.
+PyObject* cgi_key(std::string_view name) {
+  g_scratch.assign(name);
+  return cached_key();
 }
 
 bool add_headers(PyObject* env, const sdk::Request& r, bool keep_existing) {
@@ -141,7 +154,7 @@ bool add_cgi_vars(PyObject* env, const sdk::Request& r) {
     // repeated ones in Request::headers, which add_derived() turns into the
     // HTTP_* keys. Copying the vars here would keep only the last line.
     if (!r.headers.empty() && f.name.starts_with("HTTP_")) continue;
-    Ref key(latin1(f.name));
+    Ref key(cgi_key(f.name));
     if (!key || !put(env, key.get(), value(f.value), false)) return false;
   }
   return true;
