@@ -19,6 +19,7 @@
 #include "logging/log.hpp"
 #include "net/listener.hpp"
 #include "process/master.hpp"
+#include "process/master_fifo.hpp"
 #include "process/scoreboard.hpp"
 #include "process/spawner.hpp"
 #include "stats/stats_server.hpp"
@@ -321,6 +322,11 @@ int run_server(int argc, char** argv) {
       spawner = std::make_unique<LoaderSpawner>(lh, body, in_child);
     }
     Master master(ms, hooks, scoreboard, *spawner);
+    std::unique_ptr<MasterFifo> fifo;
+    if (auto path = cfg.get("master-fifo")) {
+      fifo = std::make_unique<MasterFifo>(*path);
+      master.add_service(fifo.get());
+    }
     if (stats) {
       master.add_service(stats.get());
       spdlog::info("stats server on {}{}", stats->socket().address.text, cfg.flag("stats-http") ? " (HTTP)" : "");

@@ -41,6 +41,8 @@ const trellis_option_spec kCoreOptions[] = {
     {"touch-reload", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "FILE", "reload gracefully when FILE's mtime changes"},
     {"touch-chain-reload", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "FILE",
      "chain-reload (one worker at a time) when FILE's mtime changes"},
+    {"master-fifo", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "FILE",
+     "control FIFO: write r (reload), c (chain reload), q (stop), Q (stop now), + / - (workers), l (reopen logs)"},
     {"lock-engine", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "NAME",
      "serialise accept() with a lock: pthread, flock, sem or none (default: kernel distribution)"},
     {"thunder-lock", nullptr, 0, TRELLIS_OPT_FLAG, "false", nullptr, "same as --lock-engine pthread"},

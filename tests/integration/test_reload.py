@@ -200,3 +200,26 @@ def test_chain_reload_replaces_workers_one_at_a_time(server, tmp_path, trigger):
     conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
     conn.request("GET", "/")
     assert conn.getresponse().read() == b"v1"
+
+
+def test_master_fifo_commands(server, tmp_path):
+    fifo = tmp_path / "master.fifo"
+    s, vfile = start(server, tmp_path, "--master-fifo", str(fifo))
+    vfile.write_text("v7")
+    before = s.log().count("workers are ready")
+    with open(fifo, "w") as f:
+        f.write("r\n")
+    deadline = time.monotonic() + 20
+    while s.log().count("workers are ready") == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "master fifo: 'r': graceful reload" in s.log()
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"v7"
+    with open(fifo, "w") as f:
+        f.write("x")
+    assert s.wait_log("master fifo: unknown command 'x'")
+    with open(fifo, "w") as f:
+        f.write("q")
+    s.proc.wait(timeout=15)
+    assert s.proc.returncode == 0
