@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -140,6 +141,13 @@ int run_server(int argc, char** argv) {
       return 0;
     }
     for (auto& w : cfg.warnings()) spdlog::warn("{}", w);
+    // --env KEY=VALUE (uWSGI's env =): set here, inherited by every process.
+    for (auto& kv : cfg.values("env")) {
+      auto eq = kv.find('=');
+      if (eq == 0 || eq == std::string::npos)
+        throw StartupError("invalid --env '" + kv + "': expected KEY=VALUE");
+      setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
+    }
     if (auto d = cfg.get("daemonize")) daemonize(*d);
     log::configure(cfg.get("logto").value_or(""), cfg.get("log-level").value_or("info"));
     log::set_process_label("master");

@@ -46,6 +46,8 @@ const trellis_option_spec kCoreOptions[] = {
     {"lock-engine", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "NAME",
      "serialise accept() with a lock: pthread, flock, sem or none (default: kernel distribution)"},
     {"thunder-lock", nullptr, 0, TRELLIS_OPT_FLAG, "false", nullptr, "same as --lock-engine pthread"},
+    {"env", nullptr, 0, TRELLIS_OPT_LIST, nullptr, "KEY=VALUE",
+     "set an environment variable for the application (repeatable)"},
     {"pidfile", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "FILE", "write the master's pid to FILE"},
     {"daemonize", nullptr, 'd', TRELLIS_OPT_STRING, nullptr, "LOGFILE", "run in the background, logging to LOGFILE"},
     {"logto", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "FILE", "write the log to FILE instead of stderr"},

@@ -93,3 +93,25 @@ def test_ini_errors_name_file_and_line(tmp_path):
     r = subprocess.run([str(BIN), "--ini", str(tmp_path / "missing.ini")], capture_output=True, text=True,
                        timeout=20)
     assert r.returncode != 0 and "missing.ini" in r.stderr
+
+
+def test_env_option_reaches_the_application(tmp_path):
+    app = tmp_path / "envapp.py"
+    app.write_text("import os\n\n\ndef application(environ, start_response):\n"
+                   "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+                   "    return [os.environ.get('GREETING', 'unset').encode()]\n")
+    port = free_port()
+    ini = tmp_path / "env.ini"
+    ini.write_text(f"[uwsgi]\nplugins = python3\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {app}\n"
+                   "env = GREETING=hello from ini\n")
+    s = Server([str(ini)], tmp_path, port=port, http=False)
+    try:
+        assert http_get(port, "/") == (200, b"hello from ini")
+    finally:
+        s.stop()
+    r = subprocess.run([str(BIN), "--env", "NOEQUALS", "--show-config"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0  # show-config does not apply it
+    r = subprocess.run([str(BIN), "--plugin", "python", "--env", "NOEQUALS", "--wsgi-file", str(app),
+                        "--plugin", "http", "--http-socket", f"127.0.0.1:{free_port()}"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "invalid --env 'NOEQUALS'" in r.stderr
