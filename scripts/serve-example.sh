@@ -8,5 +8,5 @@ scripts/install-deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 # Only what serving needs; scripts/test.sh builds the rest.
 cmake --build build --target trellis python_plugin http_plugin
-exec build/bin/trellis --plugin python --plugin http --http-socket "${TRELLIS_EXAMPLE_ADDR:-127.0.0.1:8080}" \
+exec build/bin/trellis --plugin python --plugin http --http-socket "${EXAMPLE_ADDR:-127.0.0.1:8080}" \
   --wsgi-file examples/hello.py --master --processes 2
