@@ -43,11 +43,15 @@ struct StartupError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Loaded plugins first, then those the search directories offer.
 void print_plugins(PluginLoader& loader) {
-  std::printf("%-14s %-12s %-10s %s\n", "PLUGIN", "KIND", "VERSION", "PATH");
-  for (auto& r : loader.loaded())
-    std::printf("%-14s %-12s %-10s %s\n", r.name.c_str(), kind_name(r.descriptor->kind), r.descriptor->version,
-                r.path.c_str());
+  auto row = [](const PluginRecord& r, const char* state) {
+    std::printf("%-14s %-12s %-10s %-10s %s\n", r.name.c_str(), kind_name(r.descriptor->kind), r.descriptor->version,
+                state, r.path.c_str());
+  };
+  std::printf("%-14s %-12s %-10s %-10s %s\n", "PLUGIN", "KIND", "VERSION", "STATE", "PATH");
+  for (auto& r : loader.loaded()) row(r, "loaded");
+  for (const PluginRecord* r : loader.scan_available()) row(*r, "available");
 }
 
 // The resolved configuration as a [trellis] ini file: what the user set,
@@ -137,6 +141,8 @@ int run_server(int argc, char** argv) {
       return 0;
     }
     if (cfg.flag("show-config")) {
+      // What was dropped matters as much as what was kept.
+      for (auto& w : cfg.warnings()) std::fprintf(stderr, "trellis: warning: %s\n", w.c_str());
       print_config(c);
       return 0;
     }

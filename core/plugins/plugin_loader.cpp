@@ -37,11 +37,16 @@ std::string package_hint(const std::string& name) {
 
 std::string canonical_plugin_name(const std::string& request) {
   static const std::pair<const char*, const char*> aliases[] = {
-      {"python3", "python"}, {"python311", "python"}, {"python3.11", "python"},
-      {"proto_http", "http"}, {"http11", "http"},      {"proto_uwsgi", "uwsgi"},
+      {"proto_http", "http"}, {"http11", "http"}, {"proto_uwsgi", "uwsgi"},
+      {"router_http", "http"}, {"corerouter", "http"},
   };
   for (auto& [from, to] : aliases)
     if (request == from) return to;
+  // uWSGI ini files name versioned Python plugins: python3, python39,
+  // python311, python3.11 ... all mean the one Python plugin here.
+  if (request.starts_with("python") &&
+      request.find_first_not_of("0123456789.", 6) == std::string::npos)
+    return "python";
   return request;
 }
 

@@ -145,9 +145,11 @@ int Worker::run() {
           break;
         case kPool:
           for (auto& [c, progress] : pool_->take_completions()) {
+            in_flight_.fetch_sub(1, std::memory_order_relaxed);
             check_recycle();
             apply(*c, progress);
           }
+          update_accepting();
           break;
         case kAccepted:
           take_accepted();
@@ -185,7 +187,9 @@ void Worker::disarm_listeners() {
     acceptor_stop_ = true;
     return;
   }
-  for (auto& l : listeners_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd, nullptr);
+  if (accepting_)
+    for (auto& l : listeners_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd, nullptr);
+  accepting_ = false;
 }
 
 void Worker::accept_from(const Listener& listener) {
@@ -209,6 +213,12 @@ void Worker::accept_locked_loop() {
   std::vector<pollfd> fds;
   for (auto& l : listeners_) fds.push_back({l.socket->fd, POLLIN, 0});
   while (!acceptor_stop_) {
+    if (pool_ && in_flight_.load(std::memory_order_relaxed) + handed_over_.load(std::memory_order_relaxed) >=
+                     settings_.threads) {
+      // Every application thread is busy: let a free worker take the lock.
+      usleep(1000);
+      continue;
+    }
     if (settings_.lock_engine->lock() != sdk::Status::ok) {
       usleep(10000);
       continue;
@@ -230,6 +240,9 @@ void Worker::accept_locked_loop() {
     }
     settings_.lock_engine->unlock();
     if (accepted >= 0) {
+      // Counted as busy until the loop has looked at it (and dispatched its
+      // request), so the next lock round sees this worker's real load.
+      handed_over_.fetch_add(1, std::memory_order_relaxed);
       {
         std::lock_guard<std::mutex> lock(accepted_mutex_);
         accepted_.emplace_back(accepted, from);
@@ -253,6 +266,7 @@ void Worker::take_accepted() {
       close(fd);
     else
       adopt(fd, nullptr, *listener);
+    handed_over_.fetch_sub(1, std::memory_order_relaxed);
   }
 }
 
@@ -366,6 +380,23 @@ void Worker::dispatch(Connection& c) {
   c.state = Connection::State::in_app;
   watch(c, false);
   pool_->submit(&c);
+  in_flight_.fetch_add(1, std::memory_order_relaxed);
+  update_accepting();
+}
+
+void Worker::update_accepting() {
+  // With every application thread busy, a new connection would only wait
+  // here while another worker may be idle: leave it in the kernel's queue
+  // for them. (With --threads 1 the loop itself is busy, so it never looks.)
+  if (!pool_ || draining_) return;
+  bool full = in_flight_.load(std::memory_order_relaxed) >= settings_.threads;
+  if (full == !accepting_) return;
+  accepting_ = !full;
+  if (settings_.lock_engine) return;  // the acceptor thread checks in_flight_ itself
+  if (accepting_)
+    arm_listeners();
+  else
+    for (auto& l : listeners_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd, nullptr);
 }
 
 sdk::Progress Worker::serve(Connection& c, int thread) {

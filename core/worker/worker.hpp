@@ -71,6 +71,7 @@ class Worker {
   void refresh_deadline(Connection& c, bool activity);
   void sweep(std::int64_t now);
   void begin_drain(RecycleReason reason);
+  void update_accepting();
   void check_recycle();
   void handle_signals();
   void take_accepted();
@@ -87,6 +88,9 @@ class Worker {
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::unique_ptr<AppThreadPool> pool_;
   bool draining_ = false;
+  bool accepting_ = true;                 // listeners are in the epoll set
+  std::atomic<int> in_flight_{0};         // requests handed to the pool
+  std::atomic<int> handed_over_{0};       // accepted by the acceptor, not yet adopted
   std::uint64_t recycle_after_ = 0;
 
   // Accept-lock mode: a thread takes the lock, accepts one connection and

@@ -96,6 +96,9 @@ TEST(PluginLoader, AConstructorThatThrowsFailsCleanly) {
 
 TEST(PluginLoader, UwsgiSpellingsMapToOurNames) {
   EXPECT_EQ(trellis::core::canonical_plugin_name("python3"), "python");
+  EXPECT_EQ(trellis::core::canonical_plugin_name("python39"), "python");
+  EXPECT_EQ(trellis::core::canonical_plugin_name("python3.11"), "python");
+  EXPECT_EQ(trellis::core::canonical_plugin_name("pythonista"), "pythonista");
   EXPECT_EQ(trellis::core::canonical_plugin_name("http"), "http");
 }
 

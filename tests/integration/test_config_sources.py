@@ -115,3 +115,17 @@ def test_env_option_reaches_the_application(tmp_path):
                         "--plugin", "http", "--http-socket", f"127.0.0.1:{free_port()}"],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and "invalid --env 'NOEQUALS'" in r.stderr
+
+
+def test_common_uwsgi_ini_spellings(tmp_path):
+    # uWSGI tutorials write `http = :PORT` and name versioned Python plugins.
+    app = tmp_path / "hello.py"
+    app.write_text("def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hi']\n")
+    port = free_port()
+    ini = tmp_path / "tutorial.ini"
+    ini.write_text(f"[uwsgi]\nplugins = python39\nhttp = 127.0.0.1:{port}\nwsgi-file = {app}\nmaster = true\n")
+    s = Server([str(ini)], tmp_path, port=port, http=False)
+    try:
+        assert http_get(port, "/") == (200, b"hi")
+    finally:
+        s.stop()

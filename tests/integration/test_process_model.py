@@ -177,3 +177,18 @@ def test_pidfile(server, tmp_path):
     assert int(pidfile.read_text()) == s.proc.pid
     s.stop()
     assert not pidfile.exists()
+
+
+@pytest.mark.parametrize("strategy", [[], ["--lock-engine", "pthread"]], ids=["epollexclusive", "lock"])
+def test_busy_threaded_workers_leave_new_connections_to_free_ones(server, strategy):
+    # 4 workers x 4 threads = 16 application threads: 16 one-second requests
+    # at once finish together, instead of queueing behind the first worker
+    # that happened to accept them.
+    import concurrent.futures
+    s = server(*BASE, "--processes", "4", "--threads", "4", *strategy)
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda _: http_get(s.port, "/sleep/1000", timeout=15), range(16)))
+    elapsed = time.monotonic() - start
+    assert all(r == (200, b"slept") for r in results)
+    assert elapsed < 1.9, f"16 requests took {elapsed:.2f} s on 16 threads"

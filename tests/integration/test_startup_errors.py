@@ -52,9 +52,13 @@ def test_plugins_list_shows_kind_and_version():
     assert r.returncode == 0, r.stderr
     lines = [l.split() for l in r.stdout.splitlines()]
     rows = {l[0]: l for l in lines[1:]}
-    assert rows["good"][1:3] == ["general", "1.2.3"]
-    assert rows["testapp"][1:3] == ["runtime", "0.1"]
-    assert len(rows) == 2  # the same plugin twice loads once
+    assert rows["good"][1:4] == ["general", "1.2.3", "loaded"]
+    assert rows["testapp"][1:4] == ["runtime", "0.1", "loaded"]
+    # the same plugin twice loads once
+    assert len([l for l in lines[1:] if l[3] == "loaded"]) == 2
+    # what else the search directories offer is listed too
+    assert rows["http"][3] == "available"
+    assert "wrong_abi" not in rows  # refused, so not offered
 
 
 def test_help_with_a_plugin_shows_its_options():

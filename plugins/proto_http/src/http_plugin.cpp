@@ -16,7 +16,9 @@ using sdk::Status;
 constexpr long long kDefaultMaxFields = 100;
 
 const trellis_option_spec kOptions[] = {
-    {"http-socket", nullptr, 0, TRELLIS_OPT_LIST, nullptr, "ADDR",
+    // uWSGI's http11-socket is exactly this; its `http` starts a router in
+    // front of the workers, which here the workers themselves are.
+    {"http-socket", "http11-socket,http", 0, TRELLIS_OPT_LIST, nullptr, "ADDR",
      "serve HTTP/1.1 on ADDR (host:port or a UNIX socket path); repeatable"},
     {"http-max-fields", nullptr, 0, TRELLIS_OPT_INT, "100", "N",
      "most header fields accepted in a request head (431 beyond)"},
