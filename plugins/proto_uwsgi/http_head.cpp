@@ -80,9 +80,13 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
 }
 
 void append_head(std::string& out, std::string_view protocol, std::string_view status,
-                 std::span<const sdk::Field> headers, std::optional<std::int64_t> add_content_length) {
+                 std::span<const sdk::Field> headers, std::optional<std::int64_t> add_content_length,
+                 bool drop_content_length) {
   out.append(protocol).append(" ").append(status).append("\r\n");
-  for (const auto& h : headers) out.append(h.name).append(": ").append(h.value).append("\r\n");
+  for (const auto& h : headers) {
+    if (drop_content_length && iequals_ascii(h.name, "Content-Length")) continue;
+    out.append(h.name).append(": ").append(h.value).append("\r\n");
+  }
   if (add_content_length) out.append("Content-Length: ").append(std::to_string(*add_content_length)).append("\r\n");
   out.append("\r\n");
 }

@@ -31,9 +31,11 @@ std::string_view response_protocol(std::string_view request_protocol) noexcept;
 
 bool iequals_ascii(std::string_view a, std::string_view b) noexcept;
 
-// Appends "<protocol> <status>\r\n", each "name: value\r\n", an optional
+// Appends "<protocol> <status>\r\n", each "name: value\r\n" (but the
+// application's Content-Length fields if `drop_content_length`), an optional
 // extra Content-Length, and the blank line.
 void append_head(std::string& out, std::string_view protocol, std::string_view status,
-                 std::span<const sdk::Field> headers, std::optional<std::int64_t> add_content_length);
+                 std::span<const sdk::Field> headers, std::optional<std::int64_t> add_content_length,
+                 bool drop_content_length = false);
 
 }  // namespace trellis::uwsgi

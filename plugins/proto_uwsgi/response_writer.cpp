@@ -11,6 +11,18 @@ namespace trellis::uwsgi {
 
 using sdk::Status;
 
+namespace {
+
+// The same rule as proto_http's encode_response_start(); duplicated because
+// the two plugins are separate shared objects with no common helper. Keep
+// them in step. RFC 9110 §6.4.1/§15.3.5/§15.4.5: no body follows 1xx, 204
+// or 304. §8.6: no Content-Length on 1xx or 204, while a 304 may announce
+// the length of the selected representation, so an application's is kept.
+constexpr bool status_has_no_body(int code) noexcept { return code < 200 || code == 204 || code == 304; }
+constexpr bool status_forbids_length(int code) noexcept { return code < 200 || code == 204; }
+
+}  // namespace
+
 void UwsgiResponseWriter::begin(const sdk::Request& request) {
   protocol_ = response_protocol(request.protocol);
   head_request_ = request.method == "HEAD";
@@ -26,7 +38,10 @@ Status UwsgiResponseWriter::usable() const noexcept {
 Status UwsgiResponseWriter::start(std::string_view status, std::span<const sdk::Field> headers) noexcept {
   if (head_sent_ || finished_) return Status::unsupported;
   auto code = parse_status(status);
-  if (!code) return Status::invalid_argument;
+  // A WSGI-style application cannot send an interim response: a 1xx as the
+  // final status would leave the peer waiting for the real one.
+  if (!code || *code < 200) return Status::invalid_argument;
+  const bool drop_length = status_forbids_length(*code);
   std::optional<std::int64_t> length;
   for (const auto& h : headers) {
     if (!valid_header_name(h.name) || !valid_header_value(h.value)) return Status::invalid_argument;
@@ -39,26 +54,30 @@ Status UwsgiResponseWriter::start(std::string_view status, std::span<const sdk::
   }
   try {
     std::string head;
-    append_head(head, protocol_, status, headers, std::nullopt);
+    append_head(head, protocol_, status, headers, std::nullopt, drop_length);
     head.resize(head.size() - 2);  // the blank line goes out in send()
     head_ = std::move(head);
   } catch (const std::bad_alloc&) {
     return Status::internal_error;
   }
   status_code_ = *code;
-  declared_length_ = length;
+  declared_length_ = drop_length ? std::nullopt : length;
   return Status::ok;
+}
+
+bool UwsgiResponseWriter::body_allowed() const noexcept {
+  return !head_request_ && !status_has_no_body(status_code_);
 }
 
 bool UwsgiResponseWriter::may_add_length() const noexcept {
   // No body may follow these, so a length would be wrong (1xx, 204) or
   // describe another representation (304, HEAD).
-  if (head_request_ || status_code_ < 200 || status_code_ == 204 || status_code_ == 304) return false;
+  if (!body_allowed()) return false;
   return !declared_length_;
 }
 
 std::string_view UwsgiResponseWriter::clamp(std::string_view data) noexcept {
-  if (head_request_) return {};
+  if (!body_allowed()) return {};  // HEAD/204/304: the body is swallowed
   if (!declared_length_) return data;
   auto left = static_cast<std::uint64_t>(*declared_length_) - std::min<std::uint64_t>(body_bytes_, *declared_length_);
   if (data.size() <= left) return data;
@@ -116,7 +135,7 @@ Status UwsgiResponseWriter::send_file(int fd, std::int64_t offset, std::int64_t 
     if (::fstat(fd, &st) != 0) return Status::io_error;
     count = std::max<std::int64_t>(0, st.st_size - offset);
   }
-  if (head_request_) count = 0;
+  if (!body_allowed()) count = 0;
   if (declared_length_) {
     auto left = *declared_length_ - std::min<std::int64_t>(static_cast<std::int64_t>(body_bytes_), *declared_length_);
     if (count > left) {
@@ -151,7 +170,7 @@ Status UwsgiResponseWriter::finish() noexcept {
     if (Status s = send({}, total); s != Status::ok) return s;
   }
   finished_ = true;
-  if (declared_length_ && !head_request_ && body_bytes_ < static_cast<std::uint64_t>(*declared_length_)) {
+  if (declared_length_ && body_allowed() && body_bytes_ < static_cast<std::uint64_t>(*declared_length_)) {
     // The close that follows tells the peer the body is short.
     host_.logf(sdk::LogLevel::warn, "uwsgi: response ended after %llu of its %lld Content-Length bytes",
                static_cast<unsigned long long>(body_bytes_), static_cast<long long>(*declared_length_));

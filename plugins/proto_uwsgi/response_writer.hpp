@@ -3,7 +3,9 @@
 //
 // The uwsgi connection closes after each response, so a body of unknown
 // length is simply delimited by the close. An application's Content-Length
-// is passed through and enforced: never more body than it announced.
+// is passed through and enforced: never more body than it announced. No
+// body goes out for HEAD, 204 or 304, and a 204 loses any Content-Length;
+// a 1xx status is refused (an application cannot send interim responses).
 #pragma once
 
 #include <cstdint>
@@ -44,6 +46,8 @@ class UwsgiResponseWriter final : public sdk::ResponseWriter {
   sdk::Status send(std::string_view body, std::optional<std::int64_t> total) noexcept;
   std::string_view clamp(std::string_view data) noexcept;
   bool may_add_length() const noexcept;
+  // False for HEAD and for statuses no body may follow (204, 304).
+  bool body_allowed() const noexcept;
 
   sdk::Transport& transport_;
   sdk::Host& host_;

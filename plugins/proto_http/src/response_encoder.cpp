@@ -40,7 +40,14 @@ const char* encode_response_start(std::string_view status, std::span<const sdk::
     return "malformed status line";
   info.status = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
   if (info.status < 100 || info.status > 599) return "status code out of range";
+  // An application answers once: a 1xx as the final status would leave the
+  // client waiting for the real response (interim responses such as 100
+  // Continue are the server's, not the application's).
+  if (info.status < 200) return "interim (1xx) status as the final response";
   if (!valid_value(status.substr(4))) return "control character in the reason phrase";
+  // The same rule is duplicated in proto_uwsgi's response_writer.cpp (the
+  // plugins share no code); keep them in step. 1xx cannot reach here now,
+  // but the rule stays whole.
   info.no_body = info.status < 200 || info.status == 204 || info.status == 304;
   const bool length_forbidden = info.status < 200 || info.status == 204;
 

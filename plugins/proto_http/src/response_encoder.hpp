@@ -25,8 +25,9 @@ struct ResponseStartInfo {
 
 // Writes "HTTP/1.1 <status>\r\n" and the application's fields (except the
 // hop-by-hop Connection, whose "close" is remembered, and a Content-Length
-// on 1xx/204, which RFC 9110 §8.6 forbids) into `out`. Returns nullptr on
-// success, else a message saying what was wrong (for the log).
+// on 1xx/204, which RFC 9110 §8.6 forbids) into `out`. A status outside
+// 200..599 is refused: 1xx responses are interim and never final. Returns
+// nullptr on success, else a message saying what was wrong (for the log).
 const char* encode_response_start(std::string_view status, std::span<const sdk::Field> headers,
                                   std::string& out, ResponseStartInfo& info);
 

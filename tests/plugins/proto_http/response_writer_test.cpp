@@ -189,6 +189,63 @@ TEST(ResponseWriter, NoBodyStatuses) {
   EXPECT_EQ(e.next, sdk::Progress::need_more);
 }
 
+TEST(ResponseWriter, NoBodyStatusesSwallowStreamedBodyAndFiles) {
+  char path[] = "/tmp/trellis-http-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  ASSERT_EQ(::write(fd, "0123456789", 10), 10);
+  Exchange e = run_exchange(kGet, [fd](sdk::Request&, sdk::ResponseWriter& w) {
+    Field h[] = {{"Content-Length", "5"}, {"X-A", "1"}};
+    EXPECT_EQ(w.start("204 No Content", h), Status::ok);
+    EXPECT_EQ(w.write("abc", false), Status::ok);
+    EXPECT_EQ(w.send_file(fd, 0, -1), Status::ok);
+    EXPECT_EQ(w.write("de", false), Status::ok);
+    EXPECT_EQ(w.finish(), Status::ok);
+  });
+  EXPECT_EQ(e.wire, "HTTP/1.1 204 No Content\r\nX-A: 1\r\nServer: trellis\r\nDate: X\r\n\r\n");
+  EXPECT_EQ(e.summary.body_bytes, 0u);
+  EXPECT_EQ(e.next, sdk::Progress::need_more);
+  e = run_exchange(kGet, [fd](sdk::Request&, sdk::ResponseWriter& w) {
+    Field h[] = {{"Content-Length", "10"}};
+    EXPECT_EQ(w.start("304 Not Modified", h), Status::ok);
+    EXPECT_EQ(w.send_file(fd, 0, -1), Status::ok);
+    EXPECT_EQ(w.write("0123456789", true), Status::ok);
+  });
+  close(fd);
+  EXPECT_EQ(e.wire, "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nServer: trellis\r\nDate: X\r\n\r\n");
+  EXPECT_EQ(e.summary.body_bytes, 0u);
+  EXPECT_EQ(e.next, sdk::Progress::need_more);
+}
+
+TEST(ResponseWriter, InterimStatusIsNotAFinalResponse) {
+  // QA: start_response('103 Early Hints', []) then a body went out as a 103.
+  Exchange e = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
+    for (std::string_view interim : {"100 Continue", "101 Switching Protocols", "103 Early Hints", "199 X"})
+      EXPECT_EQ(w.start(interim, {}), Status::invalid_argument) << interim;
+    for (std::string_view out_of_range : {"600 X", "999 X", "000 X"})
+      EXPECT_EQ(w.start(out_of_range, {}), Status::invalid_argument) << out_of_range;
+    EXPECT_EQ(w.write("hello", true), Status::invalid_argument);  // nothing valid started
+    EXPECT_FALSE(w.headers_sent());
+  });
+  // The session completes the exchange with its own 500.
+  EXPECT_EQ(e.wire.substr(0, 36), "HTTP/1.1 500 Internal Server Error\r\n");
+  EXPECT_EQ(e.wire.find("103"), std::string::npos);
+  EXPECT_EQ(e.wire.find("hello"), std::string::npos);
+  EXPECT_EQ(e.summary.status, 500);
+  bool logged = false;
+  for (const auto& [level, text] : e.logs)
+    if (text.find("interim (1xx) status") != std::string::npos) logged = true;
+  EXPECT_TRUE(logged);
+
+  e = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
+    EXPECT_EQ(w.start("200 OK", {}), Status::ok);
+    EXPECT_EQ(w.start("599 Edge", {}), Status::ok);
+    w.write("x", true);
+  });
+  EXPECT_EQ(e.wire, "HTTP/1.1 599 Edge\r\nContent-Length: 1\r\nServer: trellis\r\nDate: X\r\n\r\nx");
+}
+
 TEST(ResponseWriter, HeaderInjectionIsRefused) {
   Exchange e = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
     const std::vector<std::vector<Field>> bad = {

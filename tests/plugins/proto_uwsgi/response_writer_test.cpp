@@ -68,6 +68,74 @@ TEST_F(ResponseWriter, NoLengthAddedWhereNoBodyMayFollow) {
   EXPECT_EQ(transport.wire, "HTTP/1.1 204 No Content\r\n\r\n");
 }
 
+TEST_F(ResponseWriter, NoContentDropsTheApplicationsLengthAndBody) {
+  // QA: a 204 with Content-Length: 5 and "hello" went out as is.
+  begin();
+  sdk::Field h[] = {{"Content-Length", "5"}, {"X-A", "1"}, {"content-length", "5"}};
+  ASSERT_EQ(writer.start("204 No Content", h), Status::ok);
+  ASSERT_EQ(writer.write("hello", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
+  EXPECT_EQ(writer.summary().body_bytes, 0u);
+  EXPECT_EQ(writer.summary().wire_bytes, transport.wire.size());
+  EXPECT_TRUE(host.logs.empty());  // no "short body" warning either
+}
+
+TEST_F(ResponseWriter, NoContentSwallowsStreamedBodyAndFiles) {
+  begin();
+  char path[] = "/tmp/trellis-uwsgi-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  ASSERT_EQ(::write(fd, "0123456789", 10), 10);
+  ASSERT_EQ(writer.start("204 No Content", {}), Status::ok);
+  ASSERT_EQ(writer.write("abc", false), Status::ok);
+  ASSERT_EQ(writer.send_file(fd, 0, -1), Status::ok);
+  ASSERT_EQ(writer.write("def", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  close(fd);
+  EXPECT_EQ(transport.files, 0);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_EQ(writer.summary().body_bytes, 0u);
+}
+
+TEST_F(ResponseWriter, NotModifiedKeepsTheLengthButSendsNoBody) {
+  // RFC 9110 §8.6: a 304 may carry the selected representation's length.
+  begin();
+  sdk::Field h[] = {{"Content-Length", "10"}, {"ETag", "\"x\""}};
+  ASSERT_EQ(writer.start("304 Not Modified", h), Status::ok);
+  ASSERT_EQ(writer.write("0123456789", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: \"x\"\r\n\r\n");
+  EXPECT_EQ(writer.summary().body_bytes, 0u);
+  EXPECT_TRUE(host.logs.empty());  // 0 of 10 bytes is not a short body here
+}
+
+TEST_F(ResponseWriter, NotModifiedWithoutLengthGetsNoneAdded) {
+  begin();
+  ASSERT_EQ(writer.start("304 Not Modified", {}), Status::ok);
+  ASSERT_EQ(writer.write("body", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 304 Not Modified\r\n\r\n");
+}
+
+TEST_F(ResponseWriter, InterimStatusIsNotAFinalResponse) {
+  // QA: "103 Early Hints" then a body went out as "HTTP/1.1 103" and a close.
+  begin();
+  for (const char* interim : {"100 Continue", "101 Switching Protocols", "103 Early Hints", "199 X", "150"}) {
+    EXPECT_EQ(writer.start(interim, {}), Status::invalid_argument) << interim;
+    EXPECT_FALSE(writer.started()) << interim;
+  }
+  for (const char* out_of_range : {"600 X", "999 X", "099 X"})
+    EXPECT_EQ(writer.start(out_of_range, {}), Status::invalid_argument) << out_of_range;
+  EXPECT_EQ(writer.write("hello", true), Status::invalid_argument);
+  EXPECT_EQ(transport.writes, 0);
+  EXPECT_EQ(writer.start("200 OK", {}), Status::ok);
+  EXPECT_EQ(writer.start("599 Edge", {}), Status::ok);
+  ASSERT_EQ(writer.write("x", true), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 599 Edge\r\nContent-Length: 1\r\n\r\nx");
+}
+
 TEST_F(ResponseWriter, OddServerProtocolFallsBackToHttp11) {
   begin("GET", "HTTP/1.1\r\nX-Evil: 1");
   ASSERT_EQ(writer.start("200 OK", {}), Status::ok);

@@ -82,6 +82,26 @@ TEST_F(SessionTest, RuntimeThatNeverAnsweredGetsA500) {
   EXPECT_EQ(host.logs[0].level, sdk::LogLevel::error);
 }
 
+TEST_F(SessionTest, InterimFinalStatusEndsAsA500) {
+  // QA: start_response('103 Early Hints', []) then a body went out as a 103.
+  ASSERT_EQ(drive(*session, packet(nginx_get_vars())), Progress::request_ready);
+  EXPECT_EQ(session->response().start("103 Early Hints", {}), sdk::Status::invalid_argument);
+  EXPECT_EQ(session->response().write("hello", true), sdk::Status::invalid_argument);
+  EXPECT_EQ(session->finish_request(), Progress::close);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(session->summary().status, 500);
+}
+
+TEST_F(SessionTest, NoContentThroughTheSessionHasNoLengthNorBody) {
+  ASSERT_EQ(drive(*session, packet(nginx_get_vars())), Progress::request_ready);
+  sdk::Field h[] = {{"Content-Length", "5"}};
+  ASSERT_EQ(session->response().start("204 No Content", h), sdk::Status::ok);
+  ASSERT_EQ(session->response().write("hello", false), sdk::Status::ok);
+  EXPECT_EQ(session->finish_request(), Progress::close);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 204 No Content\r\n\r\n");
+  EXPECT_TRUE(host.logs.empty());
+}
+
 TEST_F(SessionTest, AbortedResponseIsNotCompleted) {
   ASSERT_EQ(drive(*session, packet(nginx_get_vars())), Progress::request_ready);
   ASSERT_EQ(session->response().start("200 OK", {}), sdk::Status::ok);
