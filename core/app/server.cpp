@@ -171,6 +171,10 @@ int run_server(int argc, char** argv) {
     // The lock engines come with --lock-engine / --thunder-lock.
     std::string engine = cfg.get("lock-engine").value_or(cfg.flag("thunder-lock") ? "pthread" : "");
     if (!engine.empty()) c.loader->load("lock_engines");
+    // uWSGI's `protocol = http`: the --socket addresses speak another
+    // protocol than uwsgi (its plugin is loaded for that).
+    std::string socket_protocol = cfg.get("protocol").value_or("uwsgi");
+    if (socket_protocol != "uwsgi") c.loader->load(socket_protocol);
 
     for (auto& r : c.loader->loaded()) c.loader->create(r, state.context);
     if (c.bootstrap.plugins_list) {
@@ -200,10 +204,17 @@ int run_server(int argc, char** argv) {
     // connections queued on a slot wait for that slot's next worker.
     int reuse_slots = bind.reuse_port ? state.context.identity.processes : 0;
     state.slot_listeners.resize(static_cast<size_t>(reuse_slots));
+    sdk::Protocol* socket_override = nullptr;
+    if (socket_protocol != "uwsgi") {
+      for (auto& r : c.loader->loaded())
+        if (r.name == canonical_plugin_name(socket_protocol)) socket_override = r.instance->protocol();
+      if (!socket_override) throw StartupError("--protocol " + socket_protocol + ": that plugin speaks no protocol");
+    }
     for (auto& r : c.loader->loaded()) {
-      sdk::Protocol* proto = r.instance->protocol();
-      if (!proto) continue;
-      for (auto& text : cfg.values(proto->socket_option())) {
+      sdk::Protocol* own = r.instance->protocol();
+      if (!own) continue;
+      sdk::Protocol* proto = own->socket_option() == "socket" && socket_override ? socket_override : own;
+      for (auto& text : cfg.values(own->socket_option())) {
         net::Address address = net::parse_address(text);
         auto sock = std::make_unique<net::ListenSocket>(net::bind_listener(address, bind));
         if (cfg.flag("vacuum") && sock->address.kind == net::Address::Kind::unix_path)

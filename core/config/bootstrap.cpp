@@ -98,7 +98,8 @@ Bootstrap bootstrap(std::span<const char* const> argv, const std::map<std::strin
   for (auto& entry : ini.entries) {
     from_ini.take(catalog.find(entry.key), entry.value.value_or(""));
     result.settings.push_back(Setting{std::move(entry.key), entry.value.value_or(""), Source::ini,
-                                      std::move(entry.origin), !entry.value.has_value(), entry.uwsgi_section});
+                                      std::move(entry.origin), !entry.value.has_value(), entry.uwsgi_section,
+                                      entry.placeholder});
   }
   result.ini_files = std::move(ini.files);
   for (auto& setting : env_settings) result.settings.push_back(std::move(setting));

@@ -16,7 +16,16 @@
 // Sources and precedence (uWSGI users must feel at home):
 //   * ini files: `--ini FILE[:SECTION]` (repeatable), a bare `FILE.ini`
 //     argument, TRELLIS_INI, and `ini = other.ini` inside a file. Section
-//     [trellis], else [uwsgi]. Magic variables %d %p %n %s %e %c %o %x %%.
+//     [trellis], else [uwsgi]. Magic variables %d %p %n %s %e %c %o %x %%,
+//     %k (CPUs) %h (host name) %t %T (unix time, s / us) %u %g (uid, gid).
+//     Placeholders, as in uWSGI: `%(name)` is the value of the latest
+//     `name = ...` read before it from the same --ini file or its includes
+//     (`base = /srv/app` then `chdir = %(base)`, `pythonpath = %(base)/lib`,
+//     `x = %(socket)`); chains work since values are expanded as they are
+//     read. An undefined `%(name)` is kept as it is, like uWSGI does. A key
+//     used as a placeholder need not be an option: when no option (loaded
+//     or not) has its name it is skipped without error or warning, in
+//     [trellis] sections too; other unknown keys are reported as usual.
 //   * environment: TRELLIS_HTTP_SOCKET=... sets `http-socket`.
 //   * command line: --name=value, --name value, -p 4, --flag, --flag=false.
 //   Single-valued options: command line > environment > ini; within one
@@ -106,6 +115,8 @@ struct Setting {
   std::string origin;  // "app.ini:12", "TRELLIS_PROCESSES"
   bool bare = false;   // ini line "master" without "= value": sets a flag
   bool uwsgi_section = false;  // read from an [uwsgi] section (see ResolveOptions)
+  bool placeholder = false;    // ini key whose value a later `%(key)` used: if no
+                               // option has that name, resolve() skips it silently
 };
 
 struct BootstrapOptions {

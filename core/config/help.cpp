@@ -2,6 +2,7 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace trellis::config {
 
@@ -16,6 +17,12 @@ std::string synopsis(const OptionDef& def) {
   return out;
 }
 
+bool mentions_repeatable(std::string_view help) {
+  std::string lower;
+  for (char c : help) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find("repeatable") != std::string::npos;
+}
+
 // Right column: the help plus what a user needs to know to write it.
 std::string details(const OptionDef& def) {
   std::vector<std::string> notes;
@@ -25,7 +32,8 @@ std::string details(const OptionDef& def) {
     for (std::size_t i = 0; i < def.aliases.size(); ++i) aliases += (i ? ", --" : "--") + def.aliases[i];
     notes.push_back(aliases);
   }
-  if (def.type == TRELLIS_OPT_LIST) notes.push_back("repeatable");
+  // Some declarations already say so in their help ("... (repeatable)").
+  if (def.type == TRELLIS_OPT_LIST && !mentions_repeatable(def.help)) notes.push_back("repeatable");
   std::string out = def.help;
   if (!notes.empty()) {
     if (!out.empty()) out += ' ';

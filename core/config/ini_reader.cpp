@@ -3,8 +3,13 @@
 #include "config/config.hpp"
 #include "config/text.hpp"
 
+#include <chrono>
 #include <fstream>
+#include <map>
 #include <system_error>
+#include <thread>
+
+#include <unistd.h>
 
 namespace trellis::config {
 
@@ -86,7 +91,8 @@ class Reader {
     out_.files.push_back(file);
 
     const std::string section = choose_section(target, lines);
-    const MagicContext magic{target.path, target.as_given, section};
+    const MagicContext magic{target.path, target.as_given, section,
+                             [this](std::string_view name) { return placeholder(name); }};
     stack_.push_back(identity);
     std::string current;
     for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -138,12 +144,43 @@ class Reader {
       read(*value, magic.path.parent_path());
       return;
     }
+    defined_[std::string(key)] = out_.entries.size();
     out_.entries.push_back(IniEntry{std::string(key), std::move(value), origin, uwsgi});
+  }
+
+  // %(name): the latest value of `name` read so far; that entry is marked
+  // as used, so phase 2 does not report it when it is not an option.
+  std::optional<std::string> placeholder(std::string_view name) {
+    const auto it = defined_.find(name);
+    if (it == defined_.end()) return std::nullopt;
+    IniEntry& entry = out_.entries[it->second];
+    if (!entry.value) return std::nullopt;  // a bare "key" line has no value to give
+    entry.placeholder = true;
+    return entry.value;
   }
 
   IniResult& out_;
   std::vector<fs::path> stack_;  // files being read, for loop detection
+  std::map<std::string, std::size_t, std::less<>> defined_;  // key -> index of its latest entry in out_
 };
+
+std::string cpu_count() {
+  long n = ::sysconf(_SC_NPROCESSORS_ONLN);  // what uWSGI uses for %k
+  if (n < 1) n = static_cast<long>(std::thread::hardware_concurrency());
+  return std::to_string(n < 1 ? 1 : n);
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return {};
+  return name;
+}
+
+template <typename Duration>
+std::string unix_time() {
+  return std::to_string(
+      std::chrono::duration_cast<Duration>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
 
 }  // namespace
 
@@ -161,6 +198,18 @@ std::string expand_magic(std::string_view value, const MagicContext& context) {
       continue;
     }
     const char code = value[++i];
+    if (code == '(' && context.placeholder) {
+      const auto close = value.find(')', i + 1);
+      if (close != std::string_view::npos) {
+        if (auto replacement = context.placeholder(value.substr(i + 1, close - i - 1))) {
+          out += *replacement;
+          i = close;
+          continue;
+        }
+      }
+      out += "%(";  // undefined or unterminated: kept, like uWSGI
+      continue;
+    }
     switch (code) {
       case 'd': out += context.path.parent_path().string(); if (!out.ends_with('/')) out += '/'; break;
       case 'p': out += context.path.string(); break;
@@ -168,7 +217,19 @@ std::string expand_magic(std::string_view value, const MagicContext& context) {
       case 'n': out += context.path.stem().string(); break;
       case 'c': out += context.path.parent_path().filename().string(); break;
       case 'o': out += context.as_given; break;
+      case 'e': {  // uWSGI: what follows the last '.' of the file name as given
+        const auto dot = context.as_given.rfind('.');
+        const auto slash = context.as_given.rfind('/');
+        if (dot != std::string::npos && (slash == std::string::npos || dot > slash)) out += context.as_given.substr(dot + 1);
+        break;
+      }
       case 'x': out += context.path.filename().string() + ":" + context.section; break;
+      case 'k': out += cpu_count(); break;
+      case 'h': out += host_name(); break;
+      case 't': out += unix_time<std::chrono::seconds>(); break;
+      case 'T': out += unix_time<std::chrono::microseconds>(); break;
+      case 'u': out += std::to_string(::getuid()); break;
+      case 'g': out += std::to_string(::getgid()); break;
       case '%': out += '%'; break;
       default: out += '%'; out += code; break;
     }

@@ -81,7 +81,7 @@ const std::vector<OptionDef>& bootstrap_options() {
              "read options from an ini file, section [trellis] or else [uwsgi]"),
         make("help", {}, 'h', TRELLIS_OPT_FLAG, "", "show this help (add --plugin NAME for its options)"),
         make("version", {}, 0, TRELLIS_OPT_FLAG, "", "print the version and exit"),
-        make("plugins-list", {}, 0, TRELLIS_OPT_FLAG, "", "list the available plugins and exit"),
+        make("plugins-list", {}, 0, TRELLIS_OPT_FLAG, "", "list the loaded and the available plugins and exit"),
     };
   }();
   return defs;

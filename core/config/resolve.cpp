@@ -105,6 +105,8 @@ Config resolve(const Bootstrap& bootstrap, std::span<const OptionDef> loaded, st
                    [](const Setting* a, const Setting* b) { return a->source < b->source; });
   for (const Setting* s : settings) {
     auto unknown = [&] {
+      // "base = /srv/app" only there for a later "%(base)": not an option.
+      if (s->placeholder && !catalog.provider(s->key)) return;
       if (options.lenient_uwsgi_sections && s->uwsgi_section && !catalog.provider(s->key)) {
         builder.warn("ignoring uWSGI option '" + s->key + "' (from " + s->origin + "): not supported by trellis");
         return;

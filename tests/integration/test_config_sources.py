@@ -129,3 +129,16 @@ def test_common_uwsgi_ini_spellings(tmp_path):
         assert http_get(port, "/") == (200, b"hi")
     finally:
         s.stop()
+
+
+def test_socket_with_protocol_http(tmp_path):
+    app = tmp_path / "hello.py"
+    app.write_text("def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hi']\n")
+    port = free_port()
+    ini = tmp_path / "proto.ini"
+    ini.write_text(f"[uwsgi]\nplugins = python3\nsocket = 127.0.0.1:{port}\nprotocol = http\nwsgi-file = {app}\n")
+    s = Server([str(ini)], tmp_path, port=port, http=False)
+    try:
+        assert http_get(port, "/") == (200, b"hi")
+    finally:
+        s.stop()

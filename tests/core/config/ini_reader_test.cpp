@@ -3,6 +3,11 @@
 
 #include "test_support.hpp"
 
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
 namespace trellis::config::testing {
 namespace {
 
@@ -85,6 +90,120 @@ TEST(IniReader, MagicVariables) {
   EXPECT_EQ(result.entries[3].value, "100%");
   EXPECT_EQ(result.entries[4].value, "sub/myapp.ini");
   EXPECT_EQ(result.entries[5].value, "%q stays, trailing %");
+}
+
+TEST(IniReader, PlaceholdersExpandEarlierKeys) {
+  TempDir dir;
+  const auto ini = dir.write("app.ini",
+                             "[uwsgi]\n"
+                             "base = /srv/app\n"
+                             "chdir = %(base)\n"
+                             "pythonpath = %(base)/lib\n"
+                             "pythonpath = %(base)/vendor:%(chdir)\n"
+                             "socket = /run/%n.sock\n"
+                             "http-socket = %(socket)\n");
+  const auto result = read(ini);
+  ASSERT_EQ(result.entries.size(), 6u);
+  EXPECT_EQ(result.entries[1].value, "/srv/app");
+  EXPECT_EQ(result.entries[2].value, "/srv/app/lib");
+  EXPECT_EQ(result.entries[3].value, "/srv/app/vendor:/srv/app");
+  EXPECT_EQ(result.entries[5].value, "/run/app.sock");  // an option, magic expanded
+  // Entries whose value was used are marked, the others are not.
+  EXPECT_TRUE(result.entries[0].placeholder);   // base
+  EXPECT_TRUE(result.entries[1].placeholder);   // chdir
+  EXPECT_FALSE(result.entries[2].placeholder);  // pythonpath
+  EXPECT_TRUE(result.entries[4].placeholder);   // socket
+  EXPECT_FALSE(result.entries[5].placeholder);
+}
+
+TEST(IniReader, ChainedAndRedefinedPlaceholders) {
+  TempDir dir;
+  const auto ini = dir.write("app.ini",
+                             "[trellis]\n"
+                             "root = /srv\n"
+                             "base = %(root)/app\n"
+                             "venv = %(base)/venv\n"
+                             "home = %(venv)\n"
+                             "base = %(base)/v2\n"  // refers to the previous value
+                             "after = %(base)\n");
+  const auto result = read(ini);
+  ASSERT_EQ(result.entries.size(), 6u);
+  EXPECT_EQ(result.entries[1].value, "/srv/app");
+  EXPECT_EQ(result.entries[2].value, "/srv/app/venv");
+  EXPECT_EQ(result.entries[3].value, "/srv/app/venv");
+  EXPECT_EQ(result.entries[4].value, "/srv/app/v2");
+  EXPECT_EQ(result.entries[5].value, "/srv/app/v2");  // the latest value wins
+}
+
+TEST(IniReader, UndefinedPlaceholdersAreKeptLikeUwsgi) {
+  TempDir dir;
+  const auto ini = dir.write("app.ini",
+                             "[uwsgi]\n"
+                             "a = %(later)/x\n"
+                             "later = 1\n"
+                             "flag\n"
+                             "b = %(flag) %(nope) %(unterminated\n"
+                             "c = %%(later) %()\n");
+  const auto result = read(ini);
+  ASSERT_EQ(result.entries.size(), 5u);
+  EXPECT_EQ(result.entries[0].value, "%(later)/x");  // only earlier keys count
+  EXPECT_FALSE(result.entries[1].placeholder);
+  EXPECT_EQ(result.entries[3].value, "%(flag) %(nope) %(unterminated");  // a bare key has no value
+  EXPECT_EQ(result.entries[4].value, "%(later) %()");  // %% escapes the placeholder
+}
+
+TEST(IniReader, PlaceholdersCrossIncludesInFileOrder) {
+  TempDir dir;
+  dir.write("conf/common.ini", "[uwsgi]\nbase = /srv/common\nfrom-main = %(top)\n");
+  const auto main = dir.write("conf/main.ini",
+                              "[uwsgi]\n"
+                              "top = /top\n"
+                              "incdir = %d\n"
+                              "ini = %(incdir)common.ini\n"
+                              "chdir = %(base)\n"
+                              "pythonpath = %(base)/lib\n");
+  const auto result = read(main);
+  std::vector<std::string> keys;
+  for (const auto& e : result.entries) keys.push_back(e.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"top", "incdir", "base", "from-main", "chdir", "pythonpath"}));
+  EXPECT_EQ(result.entries[3].value, "/top");  // the included file sees the includer's earlier keys
+  EXPECT_EQ(result.entries[4].value, "/srv/common");
+  EXPECT_EQ(result.entries[5].value, "/srv/common/lib");
+  EXPECT_TRUE(result.entries[2].placeholder);
+  EXPECT_EQ(result.files.size(), 2u);
+}
+
+TEST(IniReader, MachineMagicVariables) {
+  TempDir dir;
+  const auto ini = dir.write("app.conf.ini", "[uwsgi]\nprocesses = %k\nhost = %h\nt = %t\nT = %T\nids = %u:%g\next = %e\n");
+  const auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto result = read(ini);
+  const auto after = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  ASSERT_EQ(result.entries.size(), 6u);
+
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  ASSERT_GT(cpus, 0);
+  EXPECT_EQ(result.entries[0].value, std::to_string(cpus));
+  EXPECT_GE(std::stol(*result.entries[0].value), 1);
+  if (std::thread::hardware_concurrency() != 0) {
+    EXPECT_EQ(result.entries[0].value, std::to_string(std::thread::hardware_concurrency()));
+  }
+
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof host - 1), 0);
+  EXPECT_EQ(result.entries[1].value, std::string(host));
+
+  const long long t = std::stoll(*result.entries[2].value);
+  EXPECT_GE(t, before);
+  EXPECT_LE(t, after);
+  const long long micros = std::stoll(*result.entries[3].value);
+  EXPECT_GE(micros / 1000000, before);
+  EXPECT_LE(micros / 1000000, after);
+
+  EXPECT_EQ(result.entries[4].value, std::to_string(getuid()) + ":" + std::to_string(getgid()));
+  EXPECT_EQ(result.entries[5].value, "ini");
 }
 
 TEST(IniReader, RelativePathsAreMadeAbsolute) {

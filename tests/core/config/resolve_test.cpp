@@ -1,6 +1,8 @@
 // Phase 2: every source gives the same result; precedence; types; defaults.
 #include "test_support.hpp"
 
+#include <unistd.h>
+
 namespace trellis::config::testing {
 namespace {
 
@@ -162,6 +164,63 @@ TEST(Resolve, LenientUwsgiSectionsSkipUnknownKeysWithAWarning) {
   EXPECT_NE(config.warnings()[0].find("vacuum"), std::string::npos);
   // Strict by default.
   EXPECT_EQ(error_of([&] { resolve(boot({ini}), core_options()); }).kind, ConfigError::Kind::unknown_option);
+}
+
+TEST(Resolve, PlaceholderValuesReachOptions) {
+  TempDir dir;
+  const auto ini = dir.write("app.ini",
+                             "[trellis]\n"
+                             "base = /srv/app\n"
+                             "pidfile = %(base)/run.pid\n"
+                             "pythonpath = %(base)/lib\n"
+                             "pythonpath = %(base)\n"
+                             "http-socket = :8080\n"
+                             "env = SOCKET=%(http-socket)\n"
+                             "processes = %k\n");
+  const auto config = load({ini});
+  EXPECT_EQ(config.get("pidfile"), "/srv/app/run.pid");
+  EXPECT_EQ(values(config, "pythonpath"), (std::vector<std::string>{"/srv/app/lib", "/srv/app"}));
+  EXPECT_EQ(values(config, "env"), std::vector<std::string>{"SOCKET=:8080"});
+  EXPECT_EQ(config.integer("processes", 0), sysconf(_SC_NPROCESSORS_ONLN));
+  EXPECT_TRUE(config.warnings().empty());
+  EXPECT_FALSE(config.find("base"));
+}
+
+TEST(Resolve, KeysUsedAsPlaceholdersAreNotReportedAsIgnored) {
+  TempDir dir;
+  const auto ini = dir.write("legacy.ini",
+                             "[uwsgi]\n"
+                             "base = /srv/app\n"
+                             "unused = 1\n"
+                             "chdir = %(base)\n"       // not a trellis option, not used: warned
+                             "pythonpath = %(base)/lib\n");
+  ResolveOptions lenient;
+  lenient.lenient_uwsgi_sections = true;
+  const auto options = join(core_options(), python_options());
+  const auto config = resolve(boot({ini}), options, {}, lenient);
+  EXPECT_EQ(values(config, "pythonpath"), std::vector<std::string>{"/srv/app/lib"});
+  ASSERT_EQ(config.warnings().size(), 2u);
+  EXPECT_NE(config.warnings()[0].find("'unused'"), std::string::npos);
+  EXPECT_NE(config.warnings()[1].find("'chdir'"), std::string::npos);
+  for (const auto& w : config.warnings()) EXPECT_EQ(w.find("'base'"), std::string::npos) << w;
+}
+
+TEST(Resolve, PlaceholderKeysInTrellisSectionsAreNotErrorsButOtherUnknownKeysAre) {
+  TempDir dir;
+  const auto ok = dir.write("ok.ini", "[trellis]\nbase = /srv/app\npidfile = %(base)/pid\n");
+  EXPECT_EQ(load({ok}).get("pidfile"), "/srv/app/pid");
+
+  const auto unused = dir.write("unused.ini", "[trellis]\nbase = /srv/app\npidfile = /pid\n");
+  const auto e = error_of([&] { load({unused}); });
+  EXPECT_EQ(e.kind, ConfigError::Kind::unknown_option);
+  EXPECT_EQ(e.unknown_key, "base");
+
+  // A placeholder key that a not-loaded plugin provides still says so (the
+  // core loads that plugin for [uwsgi] files).
+  const auto plugin = dir.write("plugin.ini", "[trellis]\nwsgi-file = app.py\npidfile = %(wsgi-file).pid\n");
+  const auto p = error_of([&] { load_core_only({plugin}); });
+  EXPECT_EQ(p.kind, ConfigError::Kind::plugin_not_loaded);
+  EXPECT_EQ(p.provider_plugin, "python");
 }
 
 }  // namespace
