@@ -190,6 +190,7 @@ int run_server(int argc, char** argv) {
         state.context.runtime_modifiers.insert(rt->modifier1());
       }
     }
+    for (auto& m : cfg.values("static-map")) state.static_maps.push_back(parse_static_map(m));
     if (state.runtimes.by_modifier.empty())
       throw StartupError("no application runtime plugin is loaded: add --plugin python");
 

@@ -55,6 +55,7 @@ WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
   ws.reload_on_rss_bytes = std::max(0LL, cfg.integer("reload-on-rss", 0)) * 1024 * 1024;
   ws.log_requests = !cfg.flag("disable-logging");
   ws.lock_engine = s.lock_engine;
+  ws.static_maps = s.static_maps;
   // Test-only: "die-holding-lock:PATH" makes worker 1 kill itself while it
   // holds the accept lock once PATH exists (lock-engine recovery tests).
   if (const char* hooks = std::getenv("TRELLIS_TEST_HOOKS")) {

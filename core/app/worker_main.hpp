@@ -32,6 +32,7 @@ struct ServerState {
   }
   sdk::LockEngine* lock_engine = nullptr;
   Scoreboard* scoreboard = nullptr;
+  std::vector<StaticMap> static_maps;
 };
 
 // Runs in the child right after fork; returns its exit code. With

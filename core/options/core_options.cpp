@@ -18,6 +18,8 @@ const trellis_option_spec kCoreOptions[] = {
      "listen queue (backlog) of every socket; default min(1024, net.core.somaxconn)"},
     {"chmod-socket", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "MODE", "permissions of UNIX sockets (octal, e.g. 660)"},
     {"vacuum", nullptr, 0, TRELLIS_OPT_FLAG, "false", nullptr, "remove UNIX sockets and the pidfile at exit"},
+    {"static-map", nullptr, 0, TRELLIS_OPT_LIST, nullptr, "URL=DIR",
+     "serve files under DIR for requests to URL/... before the application (GET, HEAD)"},
     {"protocol", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "NAME",
      "protocol spoken on --socket addresses: uwsgi (default) or http (as uWSGI's protocol = http)"},
     {"no-defer-accept", nullptr, 0, TRELLIS_OPT_FLAG, "false", nullptr,

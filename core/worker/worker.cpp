@@ -17,6 +17,7 @@
 
 #include "logging/log.hpp"
 #include "worker/request_log.hpp"
+#include "worker/static_files.hpp"
 
 namespace trellis::core {
 
@@ -406,8 +407,11 @@ sdk::Progress Worker::serve(Connection& c, int thread) {
   note_request_line(core, request);
   core.busy_since_ms.store(monotonic_ms(), std::memory_order_relaxed);
 
-  sdk::Runtime* runtime = runtimes_.pick(request.modifier1);
-  sdk::Status status = runtime ? runtime->handle(request, c.session->response()) : sdk::Status::unsupported;
+  sdk::Status status = sdk::Status::ok;
+  if (settings_.static_maps.empty() || !serve_static(settings_.static_maps, request, c.session->response())) {
+    sdk::Runtime* runtime = runtimes_.pick(request.modifier1);
+    status = runtime ? runtime->handle(request, c.session->response()) : sdk::Status::unsupported;
+  }
   if (status == sdk::Status::app_error) slot_.exceptions.fetch_add(1, std::memory_order_relaxed);
 
   // Counters first: the client may already have the response and ask the

@@ -19,6 +19,7 @@
 #include "worker/app_thread_pool.hpp"
 #include "worker/connection.hpp"
 #include "worker/listener_ref.hpp"
+#include "worker/static_files.hpp"
 
 namespace trellis::core {
 
@@ -36,6 +37,7 @@ struct WorkerSettings {
   bool log_requests = true;
   sdk::LockEngine* lock_engine = nullptr;  // nullptr: EPOLLEXCLUSIVE
   std::string die_holding_lock_trigger;     // test hook, see worker_main.cpp
+  std::vector<StaticMap> static_maps;       // --static-map, checked before the app
 };
 
 // Which runtime serves a request, by uwsgi modifier1.
