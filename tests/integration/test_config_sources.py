@@ -142,3 +142,13 @@ def test_socket_with_protocol_http(tmp_path):
         assert http_get(port, "/") == (200, b"hi")
     finally:
         s.stop()
+
+
+def test_uwsgi_environment_variables(tmp_path):
+    # Container images built for uWSGI configure it with UWSGI_* variables.
+    out = show_config("--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp",
+                      env={"UWSGI_PROCESSES": "3", "UWSGI_HTTP_SOCKET": "127.0.0.1:9", "UWSGI_ENABLE_THREADS": "1",
+                           "UWSGI_THREADS": "2", "TRELLIS_THREADS": "4"})
+    assert "processes = 3" in out
+    assert "http-socket = 127.0.0.1:9" in out and "plugin = http" in out
+    assert "threads = 4" in out  # TRELLIS_* wins over UWSGI_*
