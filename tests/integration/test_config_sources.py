@@ -95,23 +95,34 @@ def test_ini_errors_name_file_and_line(tmp_path):
     assert r.returncode != 0 and "missing.ini" in r.stderr
 
 
-def test_env_option_reaches_the_application(tmp_path):
-    app = tmp_path / "envapp.py"
-    app.write_text("import os\n\n\ndef application(environ, start_response):\n"
-                   "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
-                   "    return [os.environ.get('GREETING', 'unset').encode()]\n")
+HELLO_APP = "def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hi']\n"
+ENV_APP = ("import os\n\n\ndef application(environ, start_response):\n"
+           "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+           "    return [os.environ.get('GREETING', 'unset').encode()]\n")
+
+
+def get_from_ini(tmp_path, app_source, ini_lines):
+    """Serves app_source from an ini file made of ini_lines ({port} and {app}
+    filled in) and returns what GET / answers."""
+    app = tmp_path / "app.py"
+    app.write_text(app_source)
     port = free_port()
-    ini = tmp_path / "env.ini"
-    ini.write_text(f"[uwsgi]\nplugins = python3\nhttp-socket = 127.0.0.1:{port}\nwsgi-file = {app}\n"
-                   "env = GREETING=hello from ini\n")
+    ini = tmp_path / "app.ini"
+    ini.write_text("\n".join(ini_lines).format(port=port, app=app) + "\n")
     s = Server([str(ini)], tmp_path, port=port, http=False)
     try:
-        assert http_get(port, "/") == (200, b"hello from ini")
+        return http_get(port, "/")
     finally:
         s.stop()
+
+
+def test_env_option_reaches_the_application(tmp_path):
+    assert get_from_ini(tmp_path, ENV_APP, ["[uwsgi]", "plugins = python3", "http-socket = 127.0.0.1:{port}",
+                                           "wsgi-file = {app}", "env = GREETING=hello from ini"]) == \
+        (200, b"hello from ini")
     r = subprocess.run([str(BIN), "--env", "NOEQUALS", "--show-config"], capture_output=True, text=True, timeout=20)
     assert r.returncode == 0  # show-config does not apply it
-    r = subprocess.run([str(BIN), "--plugin", "python", "--env", "NOEQUALS", "--wsgi-file", str(app),
+    r = subprocess.run([str(BIN), "--plugin", "python", "--env", "NOEQUALS", "--wsgi-file", str(tmp_path / "app.py"),
                         "--plugin", "http", "--http-socket", f"127.0.0.1:{free_port()}"],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and "invalid --env 'NOEQUALS'" in r.stderr
@@ -119,29 +130,13 @@ def test_env_option_reaches_the_application(tmp_path):
 
 def test_common_uwsgi_ini_spellings(tmp_path):
     # uWSGI tutorials write `http = :PORT` and name versioned Python plugins.
-    app = tmp_path / "hello.py"
-    app.write_text("def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hi']\n")
-    port = free_port()
-    ini = tmp_path / "tutorial.ini"
-    ini.write_text(f"[uwsgi]\nplugins = python39\nhttp = 127.0.0.1:{port}\nwsgi-file = {app}\nmaster = true\n")
-    s = Server([str(ini)], tmp_path, port=port, http=False)
-    try:
-        assert http_get(port, "/") == (200, b"hi")
-    finally:
-        s.stop()
+    assert get_from_ini(tmp_path, HELLO_APP, ["[uwsgi]", "plugins = python39", "http = 127.0.0.1:{port}",
+                                             "wsgi-file = {app}", "master = true"]) == (200, b"hi")
 
 
 def test_socket_with_protocol_http(tmp_path):
-    app = tmp_path / "hello.py"
-    app.write_text("def application(e, s):\n    s('200 OK', [('Content-Type', 'text/plain')])\n    return [b'hi']\n")
-    port = free_port()
-    ini = tmp_path / "proto.ini"
-    ini.write_text(f"[uwsgi]\nplugins = python3\nsocket = 127.0.0.1:{port}\nprotocol = http\nwsgi-file = {app}\n")
-    s = Server([str(ini)], tmp_path, port=port, http=False)
-    try:
-        assert http_get(port, "/") == (200, b"hi")
-    finally:
-        s.stop()
+    assert get_from_ini(tmp_path, HELLO_APP, ["[uwsgi]", "plugins = python3", "socket = 127.0.0.1:{port}",
+                                             "protocol = http", "wsgi-file = {app}"]) == (200, b"hi")
 
 
 def test_uwsgi_environment_variables(tmp_path):
