@@ -236,7 +236,6 @@ void Master::on_exit(pid_t pid, int status) {
   if (hooks_.worker_died) hooks_.worker_died(pid);
   WorkerSlot& ws = scoreboard_.worker(p.slot);
   auto reason = static_cast<RecycleReason>(ws.recycle_reason.load());
-  bool was_ready = ws.ready.load() != 0;
   for (auto* s : services_) s->worker_exited(p.slot);
   ws.pid.store(0);
   ws.ready.store(0);
@@ -269,8 +268,9 @@ void Master::on_exit(pid_t pid, int status) {
     if (op.id == p.id && op.generation == generation_ && op.term_sent_ms == 0) return;
 
   Respawn& r = respawn_[p.id];
-  bool fast = now - p.spawned_ms < kFastDeathMs && !was_ready && !expected;
-  if (fast || (now - p.spawned_ms < kFastDeathMs && !expected)) {
+  // An unexpected death soon after the spawn counts towards the back-off,
+  // whether or not the worker got as far as accepting.
+  if (now - p.spawned_ms < kFastDeathMs && !expected) {
     r.fast_deaths++;
   } else {
     r.fast_deaths = 0;
