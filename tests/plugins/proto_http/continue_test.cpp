@@ -26,14 +26,14 @@ TEST(Continue, SentOnFirstReadThenBodyReadFromTransport) {
   t.source = &rest;
   t.max_read = 2;
   HttpSession* s = open_with(t, kHead);
-  EXPECT_EQ(t.written, "");  // nothing before the application asks
+  EXPECT_EQ(t.wire, "");  // nothing before the application asks
   EXPECT_EQ(s->request().content_length, 5);
   Captured c = capture(s->request());
   EXPECT_EQ(c.body, "hello");
-  EXPECT_EQ(t.written, "HTTP/1.1 100 Continue\r\n\r\n");
+  EXPECT_EQ(t.wire, "HTTP/1.1 100 Continue\r\n\r\n");
   default_responder(s->request(), s->response());
   EXPECT_EQ(s->finish_request(), sdk::Progress::need_more);  // body fully read: keep-alive
-  EXPECT_EQ(t.written.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(t.wire.find("Connection: close"), std::string::npos);
   s->release();
 }
 
@@ -43,7 +43,7 @@ TEST(Continue, NotSentWhenTheBodyAlreadyArrived) {
   std::string rest = "lo";
   t.source = &rest;
   EXPECT_EQ(capture(s->request()).body, "hello");
-  EXPECT_EQ(t.written, "");
+  EXPECT_EQ(t.wire, "");
   s->release();
 }
 
@@ -51,8 +51,8 @@ TEST(Continue, UnreadBodyMeansNoContinueAndClose) {
   FakeTransport t;
   HttpSession* s = open_with(t, kHead);
   default_responder(s->request(), s->response());
-  EXPECT_EQ(t.written.find("100 Continue"), std::string::npos);
-  EXPECT_NE(t.written.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(t.wire.find("100 Continue"), std::string::npos);
+  EXPECT_NE(t.wire.find("Connection: close\r\n"), std::string::npos);
   EXPECT_EQ(s->finish_request(), sdk::Progress::close);
   s->release();
 }
@@ -112,7 +112,7 @@ TEST(Continue, IgnoredForBodilessRequests) {
   HttpSession* s = open_with(t, "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n");
   EXPECT_EQ(capture(s->request()).body, "");
   default_responder(s->request(), s->response());
-  EXPECT_EQ(t.written.find("100 Continue"), std::string::npos);
+  EXPECT_EQ(t.wire.find("100 Continue"), std::string::npos);
   EXPECT_EQ(s->finish_request(), sdk::Progress::need_more);
   s->release();
 }

@@ -22,7 +22,7 @@ struct Exchange {
   sdk::Progress next;
   int writes = 0;
   sdk::ResponseSummary summary;
-  std::vector<std::pair<sdk::LogLevel, std::string>> logs;
+  std::vector<FakeHost::Line> logs;
   bool transport_aborted = false;
 };
 
@@ -42,8 +42,8 @@ Exchange run_exchange(const std::string& request, const Responder& app, bool dra
   app(s->request(), s->response());
   e.next = s->finish_request();
   e.summary = s->summary();
-  e.writes = t.write_calls;
-  e.wire = std::regex_replace(t.written, std::regex("Date: [^\r]+"), "Date: X");
+  e.writes = t.writes;
+  e.wire = std::regex_replace(t.wire, std::regex("Date: [^\r]+"), "Date: X");
   e.logs = host.logs;
   e.transport_aborted = t.aborted;
   s->release();
@@ -139,7 +139,7 @@ TEST(ResponseWriter, ApplicationContentLengthIsNeverExceeded) {
   EXPECT_EQ(e.wire, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer: trellis\r\nDate: X\r\n\r\nhello");
   EXPECT_EQ(e.next, sdk::Progress::need_more);
   ASSERT_EQ(e.logs.size(), 1u);
-  EXPECT_EQ(e.logs[0].first, sdk::LogLevel::warn);
+  EXPECT_EQ(e.logs[0].level, sdk::LogLevel::warn);
 }
 
 TEST(ResponseWriter, FewerBytesThanContentLengthCloses) {

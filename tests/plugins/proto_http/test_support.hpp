@@ -1,5 +1,5 @@
-// Fakes and drivers shared by the proto_http tests: a Transport that records
-// writes and serves reads, a Host that records logs, and a driver that feeds
+// Drivers shared by the proto_http tests (the fakes are in
+// ../protocol_fakes.hpp): a driver that feeds
 // a byte string to an HttpSession in a chosen split (whole, byte by byte,
 // seeded random) and captures every request and the final verdict.
 #pragma once
@@ -18,66 +18,13 @@
 #include <utility>
 #include <vector>
 
+#include "../protocol_fakes.hpp"
 #include "http_session.hpp"
-#include "trellis/host.hpp"
-#include "trellis/protocol.hpp"
 
 namespace trellis::http::test {
 
-class FakeHost final : public sdk::Host {
- public:
-  void log(sdk::LogLevel level, std::string_view message) noexcept override {
-    logs.emplace_back(level, std::string(message));
-  }
-  std::span<const std::string> option_values(std::string_view name) const noexcept override {
-    auto it = options.find(std::string(name));
-    if (it == options.end()) return {};
-    return it->second;
-  }
-  void* shared_memory(std::size_t) noexcept override { return nullptr; }
-  sdk::WorkerIdentity worker() const noexcept override { return {}; }
-  bool runtime_available(std::uint8_t) const noexcept override { return true; }
-
-  std::map<std::string, std::vector<std::string>> options;
-  std::vector<std::pair<sdk::LogLevel, std::string>> logs;
-};
-
-class FakeTransport final : public sdk::Transport {
- public:
-  sdk::Status write(std::span<const struct iovec> parts) noexcept override {
-    ++write_calls;
-    if (fail_writes) return sdk::Status::closed;
-    for (const auto& p : parts) written.append(static_cast<const char*>(p.iov_base), p.iov_len);
-    return sdk::Status::ok;
-  }
-  sdk::Status send_file(int fd, std::int64_t offset, std::int64_t count) noexcept override {
-    std::string tmp(static_cast<std::size_t>(count), '\0');
-    ssize_t n = ::pread(fd, tmp.data(), tmp.size(), offset);
-    if (n != count) return sdk::Status::io_error;
-    written += tmp;
-    return sdk::Status::ok;
-  }
-  sdk::Status read(char* buf, std::size_t size, std::size_t& got) noexcept override {
-    got = 0;
-    if (!source || read_pos >= source->size()) return sdk::Status::ok;
-    std::size_t n = std::min({size, source->size() - read_pos, max_read});
-    std::memcpy(buf, source->data() + read_pos, n);
-    read_pos += n;
-    got = n;
-    return sdk::Status::ok;
-  }
-  const sdk::ConnectionInfo& info() const noexcept override { return ci; }
-  void abort() noexcept override { aborted = true; }
-  bool aborted = false;
-
-  sdk::ConnectionInfo ci{"10.0.0.7", "50312", "127.0.0.1", "8080", "127.0.0.1:8080", false};
-  std::string written;
-  int write_calls = 0;
-  bool fail_writes = false;
-  const std::string* source = nullptr;  // what read() serves
-  std::size_t read_pos = 0;
-  std::size_t max_read = SIZE_MAX;
-};
+using trellis::test::FakeHost;
+using trellis::test::FakeTransport;
 
 // A request as the application saw it, copied out of the session.
 struct Captured {
@@ -158,6 +105,7 @@ struct DriveResult {
 inline DriveResult drive(const std::string& input, Splitter split, const SessionConfig& cfg = default_config(),
                          Responder respond = default_responder, bool eof_at_end = true) {
   FakeTransport t;
+  t.conn = {"10.0.0.7", "50312", "127.0.0.1", "8080", "127.0.0.1:8080", false};
   DriveResult res;
   HttpSession* s = HttpSession::create(t, cfg);
   std::size_t pos = 0;
@@ -178,7 +126,7 @@ inline DriveResult drive(const std::string& input, Splitter split, const Session
     if (p == sdk::Progress::respond_and_close) {
       std::string_view out = s->pending_output();
       res.outcome.error_status = out.size() > 12 ? std::stoi(std::string(out.substr(9, 3))) : -1;
-      t.written.append(out);
+      t.wire.append(out);
       done = true;
     } else if (p == sdk::Progress::close) {
       res.outcome.closed = true;
@@ -198,7 +146,7 @@ inline DriveResult drive(const std::string& input, Splitter split, const Session
   }
   if (!done && eof_at_end) handle(s->on_eof());
   s->release();
-  res.wire = t.written;
+  res.wire = t.wire;
   return res;
 }
 

@@ -3,11 +3,14 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "fakes.hpp"
+#include "../protocol_fakes.hpp"
 #include "response_writer.hpp"
 
 namespace trellis::uwsgi::test {
 namespace {
+
+using trellis::test::FakeHost;
+using trellis::test::FakeTransport;
 
 using sdk::Status;
 

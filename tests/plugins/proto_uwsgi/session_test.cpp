@@ -4,13 +4,16 @@
 #include <boost/dll/shared_library.hpp>
 #include <cstring>
 
-#include "fakes.hpp"
+#include "../protocol_fakes.hpp"
 #include "packet_builder.hpp"
 #include "session.hpp"
 #include "trellis/plugin.hpp"
 
 namespace trellis::uwsgi::test {
 namespace {
+
+using trellis::test::FakeHost;
+using trellis::test::FakeTransport;
 
 using sdk::Progress;
 

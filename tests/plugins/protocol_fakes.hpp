@@ -1,9 +1,13 @@
-// A Host and a Transport that record what the code under test does.
+// A Host and a Transport that record what a protocol plugin's code does:
+// shared by the proto_http and proto_uwsgi unit tests.
 #pragma once
 
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <set>
 #include <string>
@@ -12,7 +16,7 @@
 #include "trellis/host.hpp"
 #include "trellis/protocol.hpp"
 
-namespace trellis::uwsgi::test {
+namespace trellis::test {
 
 class FakeHost final : public sdk::Host {
  public:
@@ -48,24 +52,33 @@ class FakeTransport final : public sdk::Transport {
   sdk::Status send_file(int fd, std::int64_t offset, std::int64_t count) noexcept override {
     ++files;
     std::string buf(static_cast<std::size_t>(count), '\0');
-    ssize_t r = pread(fd, buf.data(), buf.size(), offset);
-    if (r != count) return sdk::Status::io_error;
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
+    if (n != count) return sdk::Status::io_error;
     wire += buf;
     return sdk::Status::ok;
   }
-  sdk::Status read(char*, std::size_t, std::size_t& got) noexcept override {
+  // Serves `source` from `read_pos`, at most `max_read` bytes per call.
+  sdk::Status read(char* buf, std::size_t size, std::size_t& got) noexcept override {
     got = 0;
+    if (!source || read_pos >= source->size()) return sdk::Status::ok;
+    std::size_t n = std::min({size, source->size() - read_pos, max_read});
+    std::memcpy(buf, source->data() + read_pos, n);
+    read_pos += n;
+    got = n;
     return sdk::Status::ok;
   }
   const sdk::ConnectionInfo& info() const noexcept override { return conn; }
   void abort() noexcept override { aborted = true; }
-  bool aborted = false;
 
-  std::string wire;
-  int writes = 0;
-  int files = 0;
-  bool fail_writes = false;
   sdk::ConnectionInfo conn{"127.0.0.1", "40000", "127.0.0.1", "3031", "127.0.0.1:3031", false};
+  std::string wire;        // every byte written, in order
+  int writes = 0;          // write() calls
+  int files = 0;           // send_file() calls
+  bool aborted = false;
+  bool fail_writes = false;
+  const std::string* source = nullptr;  // what read() serves
+  std::size_t read_pos = 0;
+  std::size_t max_read = SIZE_MAX;
 };
 
-}  // namespace trellis::uwsgi::test
+}  // namespace trellis::test
