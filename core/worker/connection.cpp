@@ -51,7 +51,23 @@ sdk::Status Connection::retry_after_error(short events) noexcept {
 }
 
 sdk::Status Connection::write(std::span<const struct iovec> parts) noexcept {
-  if (aborted_) return sdk::Status::closed;
+  if (aborted_ || ended_) return sdk::Status::closed;
+  return send_all(parts, 0);
+}
+
+sdk::Status Connection::write_last(std::span<const struct iovec> parts) noexcept {
+  if (aborted_ || ended_) return sdk::Status::closed;
+  // MSG_MORE keeps the tail of the data queued for the moment until the
+  // shutdown below, which sends it with the FIN attached: one segment fewer
+  // per connection, and the peer reads the response and its end at once.
+  sdk::Status st = send_all(parts, MSG_MORE);
+  if (st != sdk::Status::ok) return st;
+  ended_ = true;
+  if (::shutdown(fd_, SHUT_WR) != 0) return errno == ENOTCONN ? sdk::Status::closed : sdk::Status::io_error;
+  return sdk::Status::ok;
+}
+
+sdk::Status Connection::send_all(std::span<const struct iovec> parts, int flags) noexcept {
   // Copy the vector so partial writes can advance it.
   iovec local[16];
   std::vector<iovec> heap;
@@ -76,7 +92,7 @@ sdk::Status Connection::write(std::span<const struct iovec> parts) noexcept {
     msghdr msg{};
     msg.msg_iov = iov + first;
     msg.msg_iovlen = count - first;
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | flags);
     if (n < 0) {
       if (auto st = retry_after_error(POLLOUT); st != sdk::Status::ok) return st;
       continue;
@@ -95,7 +111,7 @@ sdk::Status Connection::write(std::span<const struct iovec> parts) noexcept {
 }
 
 sdk::Status Connection::send_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept {
-  if (aborted_) return sdk::Status::closed;
+  if (aborted_ || ended_) return sdk::Status::closed;
   if (count < 0) {
     struct stat st{};
     if (fstat(file_fd, &st) != 0) return sdk::Status::io_error;

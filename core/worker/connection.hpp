@@ -30,6 +30,7 @@ class Connection final : public sdk::Transport {
   sdk::Status read(char* buf, std::size_t size, std::size_t& got) noexcept override;
   const sdk::ConnectionInfo& info() const noexcept override { return info_; }
   void abort() noexcept override;
+  sdk::Status write_last(std::span<const struct iovec> parts) noexcept override;
 
   int fd() const { return fd_; }
   const Listener& listener() const { return listener_; }
@@ -47,11 +48,14 @@ class Connection final : public sdk::Transport {
   // After a failed socket call: ok means try again (EINTR, or EAGAIN and the
   // socket became ready); anything else is the call's final status.
   sdk::Status retry_after_error(short events) noexcept;
+  // Every byte of every part, sendmsg() `flags` added to each call.
+  sdk::Status send_all(std::span<const struct iovec> parts, int flags) noexcept;
 
   int fd_;
   const Listener& listener_;
   int io_timeout_ms_;
   bool aborted_ = false;
+  bool ended_ = false;  // write_last() shut the sending side
   std::string remote_host_, remote_port_;
   sdk::ConnectionInfo info_;
 };

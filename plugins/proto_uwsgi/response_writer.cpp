@@ -89,7 +89,7 @@ std::string_view UwsgiResponseWriter::clamp(std::string_view data) noexcept {
   return data.substr(0, static_cast<std::size_t>(left));
 }
 
-Status UwsgiResponseWriter::send(std::string_view body, std::optional<std::int64_t> total) noexcept {
+Status UwsgiResponseWriter::send(std::string_view body, std::optional<std::int64_t> total, bool last) noexcept {
   struct iovec parts[3];
   int count = 0;
   std::string tail;
@@ -104,12 +104,14 @@ Status UwsgiResponseWriter::send(std::string_view body, std::optional<std::int64
     parts[count++] = {tail.data(), tail.size()};
   }
   if (!body.empty()) parts[count++] = {const_cast<char*>(body.data()), body.size()};
-  if (count == 0) return Status::ok;
-  Status s = transport_.write(std::span<const struct iovec>(parts, static_cast<std::size_t>(count)));
+  if (count == 0 && !last) return Status::ok;
+  std::span<const struct iovec> all(parts, static_cast<std::size_t>(count));
+  Status s = last ? transport_.write_last(all) : transport_.write(all);
   if (s != Status::ok) {
     broken_ = true;
     return s;
   }
+  ended_ = last;
   if (!head_sent_) wire_bytes_ += head_.size() + tail.size();
   head_sent_ = true;
   body_bytes_ += body.size();
@@ -119,16 +121,18 @@ Status UwsgiResponseWriter::send(std::string_view body, std::optional<std::int64
 
 Status UwsgiResponseWriter::write(std::string_view data, bool last) noexcept {
   if (Status s = usable(); s != Status::ok) return s;
+  if (ended_) return Status::unsupported;  // a write with last=true came before
   std::string_view body = clamp(data);
   // Headers go out with the first non-empty write (or at finish()).
   if (!head_sent_ && data.empty() && !last) return Status::ok;
   std::optional<std::int64_t> total;
   if (!head_sent_ && last && may_add_length()) total = static_cast<std::int64_t>(body.size());
-  return send(body, total);
+  return send(body, total, last);
 }
 
 Status UwsgiResponseWriter::send_file(int fd, std::int64_t offset, std::int64_t count) noexcept {
   if (Status s = usable(); s != Status::ok) return s;
+  if (ended_) return Status::unsupported;
   if (offset < 0) return Status::invalid_argument;
   if (count < 0) {
     struct stat st {};
@@ -148,7 +152,7 @@ Status UwsgiResponseWriter::send_file(int fd, std::int64_t offset, std::int64_t 
     }
   }
   if (!head_sent_) {
-    if (Status s = send({}, std::nullopt); s != Status::ok) return s;
+    if (Status s = send({}, std::nullopt, false); s != Status::ok) return s;
   }
   if (count == 0) return Status::ok;
   Status s = transport_.send_file(fd, offset, count);
@@ -164,10 +168,11 @@ Status UwsgiResponseWriter::send_file(int fd, std::int64_t offset, std::int64_t 
 Status UwsgiResponseWriter::finish() noexcept {
   if (finished_) return Status::ok;
   if (Status s = usable(); s != Status::ok) return s;
-  if (!head_sent_) {
-    std::optional<std::int64_t> total;
-    if (may_add_length()) total = 0;
-    if (Status s = send({}, total); s != Status::ok) return s;
+  std::optional<std::int64_t> total;
+  if (!head_sent_ && may_add_length()) total = 0;
+  // The head if still due, and the end of the stream if not yet sent.
+  if (!ended_) {
+    if (Status s = send({}, total, true); s != Status::ok) return s;
   }
   finished_ = true;
   if (declared_length_ && body_allowed() && body_bytes_ < static_cast<std::uint64_t>(*declared_length_)) {

@@ -43,7 +43,9 @@ class UwsgiResponseWriter final : public sdk::ResponseWriter {
   sdk::Status usable() const noexcept;
   // Sends the head if still pending, then `body`. `total` is a length to
   // announce when the application gave none and this is the whole body.
-  sdk::Status send(std::string_view body, std::optional<std::int64_t> total) noexcept;
+  // Head (first time) and body; `last`: these are the response's final
+  // bytes, sent with the end of the stream (the connection closes after).
+  sdk::Status send(std::string_view body, std::optional<std::int64_t> total, bool last) noexcept;
   std::string_view clamp(std::string_view data) noexcept;
   bool may_add_length() const noexcept;
   // False for HEAD and for statuses no body may follow (204, 304).
@@ -59,6 +61,7 @@ class UwsgiResponseWriter final : public sdk::ResponseWriter {
   std::optional<std::int64_t> declared_length_;
   bool head_sent_ = false;
   bool finished_ = false;
+  bool ended_ = false;  // the transport's sending side is shut
   bool aborted_ = false;
   bool broken_ = false;  // the transport failed: nothing more can be sent
   bool warned_overflow_ = false;

@@ -23,6 +23,8 @@ std::string load_error(PluginLoader& loader, const std::string& request) {
 
 std::string in_dir(const char* file) { return (fs::path(TEST_PLUGIN_DIR) / file).string(); }
 
+const std::string kHostAbi = std::to_string(TRELLIS_ABI_MAJOR) + "." + std::to_string(TRELLIS_ABI_MINOR);
+
 TEST(PluginLoader, LoadsAGoodPluginByNameAndReadsItsDescriptor) {
   PluginLoader loader({TEST_PLUGIN_DIR});
   auto& r = loader.load("good");
@@ -70,7 +72,15 @@ TEST(PluginLoader, RefusesAnotherAbiMajorShowingBothSides) {
   PluginLoader loader({TEST_PLUGIN_DIR});
   std::string msg = load_error(loader, "wrong_abi");
   EXPECT_NE(msg.find("ABI 99.0"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("provides ABI 1.0"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("provides ABI " + kHostAbi), std::string::npos) << msg;
+}
+
+TEST(PluginLoader, RefusesANewerAbiMinor) {
+  PluginLoader loader({TEST_PLUGIN_DIR});
+  std::string msg = load_error(loader, "newer_minor");
+  std::string newer = std::to_string(TRELLIS_ABI_MAJOR) + "." + std::to_string(TRELLIS_ABI_MINOR + 1);
+  EXPECT_NE(msg.find("ABI " + newer), std::string::npos) << msg;
+  EXPECT_NE(msg.find("provides ABI " + kHostAbi), std::string::npos) << msg;
 }
 
 TEST(PluginLoader, RefusesAnotherToolchainShowingBothFingerprints) {

@@ -7,6 +7,7 @@ apps/nginx_app.py.
 import hashlib
 import http.client
 import json
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -307,6 +308,22 @@ def test_head_request_has_no_body(stack):
 
 
 # --- --socket and --http-socket in one trellis --------------------------------
+
+def test_response_ends_before_the_iterable_close_returns(stack, tmp_path):
+    # A streamed body has no length: nginx ends its reply when trellis ends
+    # the stream. The body's close() blocks until the gate file exists, which
+    # this test creates only after nginx's reply is complete.
+    s = stack()
+    gate = tmp_path / "gate"
+    r = request(s.port, path=f"/gated?gate={gate}", timeout=5)
+    assert r.status == 200 and r.body == b"gated body"
+    assert not (tmp_path / "gate.closed").exists()  # close() is still waiting
+    gate.touch()
+    deadline = time.monotonic() + 15
+    while not (tmp_path / "gate.closed").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "gate.closed").exists()
+
 
 def test_uwsgi_and_http_sockets_serve_the_same_app(server, nginx):
     uport = free_port()

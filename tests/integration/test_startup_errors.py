@@ -1,4 +1,5 @@
 """Every start-up failure is one clear line and a non-zero exit."""
+import re
 import subprocess
 
 from conftest import BIN, TEST_PLUGIN_DIR, free_port
@@ -29,10 +30,24 @@ def test_not_a_plugin():
     assert "is not a trellis plugin" in r.stderr
 
 
+def host_abi():
+    """(major, minor) as `trellis --version` reports them."""
+    m = re.search(r"plugin ABI (\d+)\.(\d+)", run("--version").stdout)
+    return int(m.group(1)), int(m.group(2))
+
+
 def test_abi_mismatch_shows_both_sides():
     r = run("--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "wrong_abi")
     assert r.returncode != 0
-    assert "ABI 99.0" in r.stderr and "provides ABI 1.0" in r.stderr
+    major, minor = host_abi()
+    assert "ABI 99.0" in r.stderr and f"provides ABI {major}.{minor}" in r.stderr
+
+
+def test_plugin_for_a_newer_abi_minor_is_refused():
+    r = run("--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "newer_minor")
+    assert r.returncode != 0
+    major, minor = host_abi()
+    assert f"ABI {major}.{minor + 1}" in r.stderr and f"provides ABI {major}.{minor}" in r.stderr, r.stderr
 
 
 def test_toolchain_mismatch_shows_both_sides():

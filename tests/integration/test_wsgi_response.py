@@ -4,11 +4,12 @@ import hashlib
 import http.client
 import os
 import subprocess
+import time
 
 import pytest
 import requests
 
-from wsgi_support import RawConnection, app_args, raw_request, start_module_server
+from wsgi_support import RawConnection, app_args, raw_request, read_state, start_module_server
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +230,29 @@ def test_client_connection_close_is_honoured(srv):
         r = c.read_response()
         assert r.header("connection") == "close"
         assert c.at_eof()
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "http10"])
+def test_closing_connection_ends_before_the_iterable_close_returns(srv, framing):
+    # The body's close() blocks until this test creates the gate file, which
+    # it does only after seeing the end of the stream: a server that sent its
+    # FIN only once the application was done would hang here.
+    tag = f"gate-{framing}"
+    if framing == "http10":
+        head = f"GET /close/gated?tag={tag} HTTP/1.0\r\n\r\n"
+    else:
+        head = f"GET /close/gated?tag={tag} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with RawConnection(srv.port) as c:
+        c.send(head.encode())
+        r = c.read_response()
+        assert r.status == 200 and r.body == b"abc"
+        assert c.at_eof(wait=5.0)
+    assert f"close {tag}" not in read_state(srv.state_dir, "close.log")  # still waiting in close()
+    (srv.state_dir / f"{tag}.release").touch()
+    deadline = time.monotonic() + 15
+    while f"close {tag}" not in read_state(srv.state_dir, "close.log") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"close {tag}" in read_state(srv.state_dir, "close.log")
 
 
 def test_many_and_repeated_response_headers(srv):

@@ -46,11 +46,22 @@ class FakeTransport final : public sdk::Transport {
   sdk::Status write(std::span<const struct iovec> parts) noexcept override {
     ++writes;
     if (fail_writes) return sdk::Status::closed;
+    if (ended) return sdk::Status::closed;  // nothing may follow write_last()
     for (const auto& p : parts) wire.append(static_cast<const char*>(p.iov_base), p.iov_len);
     return sdk::Status::ok;
   }
+  sdk::Status write_last(std::span<const struct iovec> parts) noexcept override {
+    sdk::Status st = write(parts);
+    if (st == sdk::Status::ok) {
+      ended = true;
+      ended_at = wire.size();
+      ++ends;
+    }
+    return st;
+  }
   sdk::Status send_file(int fd, std::int64_t offset, std::int64_t count) noexcept override {
     ++files;
+    if (ended) return sdk::Status::closed;
     std::string buf(static_cast<std::size_t>(count), '\0');
     ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
     if (n != count) return sdk::Status::io_error;
@@ -72,8 +83,11 @@ class FakeTransport final : public sdk::Transport {
 
   sdk::ConnectionInfo conn{"127.0.0.1", "40000", "127.0.0.1", "3031", "127.0.0.1:3031", false};
   std::string wire;        // every byte written, in order
-  int writes = 0;          // write() calls
+  int writes = 0;          // write() and write_last() calls
   int files = 0;           // send_file() calls
+  int ends = 0;            // successful write_last() calls
+  bool ended = false;      // write_last() succeeded: the sending side is closed
+  std::size_t ended_at = 0;  // wire.size() when it did
   bool aborted = false;
   bool fail_writes = false;
   const std::string* source = nullptr;  // what read() serves

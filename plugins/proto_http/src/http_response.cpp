@@ -30,7 +30,7 @@ void HttpResponse::begin(const ResponseContext& ctx, const bool* body_done,
   info_ = ResponseStartInfo{};
   framing_ = Framing::none;
   remaining_ = body_bytes_ = wire_bytes_ = 0;
-  started_ = headers_sent_ = finished_ = aborted_ = broken_ = keep_alive_ = overflow_logged_ = false;
+  started_ = headers_sent_ = finished_ = aborted_ = broken_ = keep_alive_ = ended_ = overflow_logged_ = false;
 }
 
 Status HttpResponse::start(std::string_view status, std::span<const sdk::Field> headers) noexcept {
@@ -50,14 +50,22 @@ Status HttpResponse::start(std::string_view status, std::span<const sdk::Field> 
   return Status::ok;
 }
 
+bool HttpResponse::ends_stream() const noexcept {
+  if (keep_alive_ || ended_) return false;
+  return finished_ || (framing_ == Framing::length && remaining_ == 0);
+}
+
 Status HttpResponse::emit(const struct iovec* parts, int count) noexcept {
   std::size_t total = 0;
   for (int i = 0; i < count; ++i) total += parts[i].iov_len;
-  Status st = transport_.write(std::span<const struct iovec>(parts, static_cast<std::size_t>(count)));
+  std::span<const struct iovec> all(parts, static_cast<std::size_t>(count));
+  const bool last = ends_stream();
+  Status st = last ? transport_.write_last(all) : transport_.write(all);
   if (st != Status::ok) {
     broken_ = true;
     return st;
   }
+  ended_ = last;
   wire_bytes_ += total;
   return Status::ok;
 }
@@ -103,9 +111,9 @@ Status HttpResponse::send_head(std::string_view data, bool last) noexcept {
   parts[n++] = iov(head_);
   char size_line[24];
   std::uint64_t body = frame_body(data, last, parts, n, size_line);
+  if (last) finished_ = true;
   Status st = emit(parts, n);
   if (st == Status::ok) body_bytes_ += body;
-  if (last) finished_ = true;
   return st;
 }
 
@@ -144,7 +152,8 @@ Status HttpResponse::send_body(std::string_view data, bool last) noexcept {
   char size_line[24];
   std::uint64_t body = frame_body(data, last, parts, n, size_line);
   if (last) finished_ = true;
-  if (n == 0) return Status::ok;
+  // Nothing to frame: only the end of a connection that closes may be due.
+  if (n == 0 && !ends_stream()) return Status::ok;
   Status st = emit(parts, n);
   if (st == Status::ok) body_bytes_ += body;
   return st;

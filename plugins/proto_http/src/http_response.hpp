@@ -63,7 +63,10 @@ class HttpResponse final : public sdk::ResponseWriter {
   // Appends `data` framed for the wire to parts[n...] (at most 4 entries;
   // `size_line` holds a chunk size); returns the body bytes it covers.
   std::uint64_t frame_body(std::string_view data, bool last, struct iovec* parts, int& n, char (&size_line)[24]) noexcept;
+  // Writes `parts`; the response's last bytes on a connection that closes
+  // after it go out with the end of the stream (Transport::write_last).
   sdk::Status emit(const struct iovec* parts, int count) noexcept;
+  bool ends_stream() const noexcept;
 
   sdk::Transport& transport_;
   sdk::Host* host_;
@@ -83,6 +86,7 @@ class HttpResponse final : public sdk::ResponseWriter {
   bool aborted_ = false;
   bool broken_ = false;      // a write failed: the stream is unusable
   bool keep_alive_ = false;  // as announced in the head
+  bool ended_ = false;       // the transport's sending side is shut
   bool overflow_logged_ = false;
 };
 

@@ -19,7 +19,7 @@
 #endif
 
 #define TRELLIS_ABI_MAJOR 1u
-#define TRELLIS_ABI_MINOR 0u
+#define TRELLIS_ABI_MINOR 1u
 
 /* "TRLS": lets the host tell a random alias from ours. */
 #define TRELLIS_DESCRIPTOR_MAGIC 0x534c5254u

@@ -46,6 +46,12 @@ class Transport {
   // reset, so even a close-delimited response that was cut short never
   // looks complete. Further writes fail.
   virtual void abort() noexcept = 0;
+  // ABI 1.1. Writes the last bytes the connection will ever carry and ends
+  // the sending side with them: the peer sees the end of the response at
+  // once, whatever the runtime still does before the core closes, and TCP
+  // carries the final data and its FIN in one segment. `parts` may be
+  // empty (just the end). Later writes fail with closed.
+  virtual Status write_last(std::span<const struct iovec> parts) noexcept = 0;
 
  protected:
   ~Transport() = default;

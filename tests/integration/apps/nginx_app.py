@@ -6,11 +6,14 @@ Routes (first PATH_INFO segment):
   /big         ?size=N&mode=stream|bytes: N deterministic bytes (payload(N)),
                as a generator of 64 KiB pieces or as one bytes object
   /whoami      the token chosen at import and the pid: which app served it
+  /gated       ?gate=PATH: a streamed body whose close() waits (10 s at most)
+               for the file PATH, then creates PATH.closed
 """
 import hashlib
 import json
 import os
 import random
+import time
 from urllib.parse import parse_qs
 
 TOKEN = os.urandom(8).hex()
@@ -74,7 +77,27 @@ def whoami(environ, start_response):
     return _json(start_response, {"token": TOKEN, "pid": os.getpid()})
 
 
-ROUTES = {"env": env, "upload": upload, "big": big, "whoami": whoami}
+class GatedBody:
+    def __init__(self, gate):
+        self.gate = gate
+
+    def __iter__(self):
+        yield b"gated "
+        yield b"body"
+
+    def close(self):
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        open(self.gate + ".closed", "w").close()
+
+
+def gated(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return GatedBody(_qs(environ)["gate"])
+
+
+ROUTES = {"env": env, "upload": upload, "big": big, "whoami": whoami, "gated": gated}
 
 
 def application(environ, start_response):

@@ -251,8 +251,8 @@ def stream_error(environ, start_response):
 class ClosingBody:
     """An iterable with close(); records both iteration and close()."""
 
-    def __init__(self, tag, chunks, fail_at=None, delay=0.0):
-        self.tag, self.chunks, self.fail_at, self.delay = tag, chunks, fail_at, delay
+    def __init__(self, tag, chunks, fail_at=None, delay=0.0, gate=None):
+        self.tag, self.chunks, self.fail_at, self.delay, self.gate = tag, chunks, fail_at, delay, gate
 
     def __iter__(self):
         for i, c in enumerate(self.chunks):
@@ -263,6 +263,10 @@ class ClosingBody:
             yield c
 
     def close(self):
+        if self.gate:  # close() waits until the test creates this file (10 s at most)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(self.gate) and time.monotonic() < deadline:
+                time.sleep(0.01)
         record("close.log", f"close {self.tag}")
 
 
@@ -274,6 +278,8 @@ def close_route(environ, start_response):
         return ClosingBody(tag, [b"a", b"b", b"c"])
     if kind == "fail":
         return ClosingBody(tag, [b"a", b"b", b"c"], fail_at=1)
+    if kind == "gated":
+        return ClosingBody(tag, [b"a", b"b", b"c"], gate=os.path.join(STATE_DIR, f"{tag}.release"))
     if kind == "disconnect":
         return ClosingBody(tag, [b"x" * 65536] * 2000, delay=0.002)
     if kind == "generator":

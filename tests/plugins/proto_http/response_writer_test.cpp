@@ -24,6 +24,8 @@ struct Exchange {
   sdk::ResponseSummary summary;
   std::vector<FakeHost::Line> logs;
   bool transport_aborted = false;
+  int ends = 0;              // write_last() calls: the sending side was shut
+  std::size_t ended_at = 0;  // bytes on the wire when it was
 };
 
 Exchange run_exchange(const std::string& request, const Responder& app, bool drain = false, bool fail_writes = false) {
@@ -46,6 +48,8 @@ Exchange run_exchange(const std::string& request, const Responder& app, bool dra
   e.wire = std::regex_replace(t.wire, std::regex("Date: [^\r]+"), "Date: X");
   e.logs = host.logs;
   e.transport_aborted = t.aborted;
+  e.ends = t.ends;
+  e.ended_at = t.ended_at;
   s->release();
   return e;
 }
@@ -417,6 +421,101 @@ TEST(ResponseWriter, PhaseFollowsTheConnection) {
   EXPECT_EQ(s->finish_request(), sdk::Progress::need_more);
   EXPECT_EQ(s->phase(), sdk::Phase::idle);
   s->release();
+}
+
+// A response after which the connection closes leaves with the end of the
+// stream (Transport::write_last): its final bytes carry the FIN, so the client
+// sees the end at once, even while the runtime still runs. Keep-alive
+// responses never end the stream.
+const std::string kGetClose = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+const std::string kHeadClose = "HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+
+void hello(sdk::Request&, sdk::ResponseWriter& w) {
+  w.start("200 OK", {});
+  w.write("hello", true);
+}
+
+TEST(ResponseEnd, KeepAliveResponsesNeverEndTheStream) {
+  EXPECT_EQ(run_exchange(kGet, hello).ends, 0);
+  Exchange streamed = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
+    w.start("200 OK", {});
+    w.write("ab", false);
+    w.finish();
+  });
+  EXPECT_EQ(streamed.ends, 0);
+  EXPECT_EQ(streamed.next, sdk::Progress::need_more);
+}
+
+TEST(ResponseEnd, OneWriteResponseEndsTheStreamWithIt) {
+  Exchange e = run_exchange(kGetClose, hello);
+  EXPECT_EQ(e.writes, 1);
+  EXPECT_EQ(e.ends, 1);
+  EXPECT_EQ(e.ended_at, e.wire.size() + std::string("Tue, 01 Jan 2030 00:00:00 GMT").size() - 1);
+  EXPECT_NE(e.wire.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(e.next, sdk::Progress::close);
+}
+
+TEST(ResponseEnd, TheWriteThatCompletesTheContentLengthEndsTheStream) {
+  Exchange e = run_exchange(kGetClose, [](sdk::Request&, sdk::ResponseWriter& w) {
+    Field h[] = {{"Content-Length", "5"}};
+    w.start("200 OK", h);
+    EXPECT_EQ(w.write("hel", false), Status::ok);
+    EXPECT_EQ(w.write("lo", false), Status::ok);
+    EXPECT_EQ(w.write("", false), Status::ok);  // nothing left to send
+    EXPECT_EQ(w.finish(), Status::ok);
+  });
+  EXPECT_EQ(e.writes, 2);
+  EXPECT_EQ(e.ends, 1);
+  EXPECT_TRUE(e.wire.ends_with("\r\n\r\nhello")) << e.wire;
+}
+
+TEST(ResponseEnd, ChunkedResponseEndsWithItsLastChunk) {
+  Exchange e = run_exchange(kGetClose, [](sdk::Request&, sdk::ResponseWriter& w) {
+    w.start("200 OK", {});
+    w.write("ab", false);
+    w.finish();
+  });
+  EXPECT_EQ(e.ends, 1);
+  EXPECT_TRUE(e.wire.ends_with("2\r\nab\r\n0\r\n\r\n")) << e.wire;
+  EXPECT_EQ(e.writes, 2);  // the terminator is the write that ends the stream
+}
+
+TEST(ResponseEnd, CloseDelimitedHttp10BodyEndsAtFinish) {
+  Exchange e = run_exchange(kGet10, [](sdk::Request&, sdk::ResponseWriter& w) {
+    w.start("200 OK", {});
+    w.write("ab", false);
+    w.write("cd", false);
+    w.finish();
+  });
+  EXPECT_EQ(e.ends, 1);
+  EXPECT_EQ(e.writes, 3);  // head+ab, cd, then the end alone
+  EXPECT_TRUE(e.wire.ends_with("\r\n\r\nabcd")) << e.wire;
+}
+
+TEST(ResponseEnd, HeadResponseEndsWithItsHead) {
+  Exchange e = run_exchange(kHeadClose, [](sdk::Request&, sdk::ResponseWriter& w) {
+    w.start("200 OK", {});
+    w.write("ignored body", false);
+    w.finish();
+  });
+  EXPECT_EQ(e.ends, 1);
+  EXPECT_TRUE(e.wire.ends_with("\r\n\r\n")) << e.wire;
+}
+
+TEST(ResponseEnd, DrainingServerEndsTheStream) {
+  Exchange e = run_exchange(kGet, hello, /*drain=*/true);
+  EXPECT_EQ(e.ends, 1);
+  EXPECT_EQ(e.next, sdk::Progress::close);
+}
+
+TEST(ResponseEnd, AbortNeverEndsTheStreamCleanly) {
+  Exchange e = run_exchange(kGetClose, [](sdk::Request&, sdk::ResponseWriter& w) {
+    w.start("200 OK", {});
+    w.write("ab", false);
+    w.abort();
+  });
+  EXPECT_EQ(e.ends, 0);
+  EXPECT_TRUE(e.transport_aborted);
 }
 
 }  // namespace

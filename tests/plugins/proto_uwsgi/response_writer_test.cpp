@@ -249,5 +249,49 @@ TEST_F(ResponseWriter, AbortStopsFurtherWrites) {
   EXPECT_EQ(transport.wire, "HTTP/1.1 200 OK\r\n\r\npartial");
 }
 
+// The connection closes after every uwsgi response, so its last bytes leave
+// with the end of the stream (Transport::write_last): nginx sees the
+// response end at once, even while the runtime still runs.
+TEST_F(ResponseWriter, LastWriteEndsTheStream) {
+  begin();
+  ASSERT_EQ(writer.start("200 OK", {}), Status::ok);
+  ASSERT_EQ(writer.write("done", true), Status::ok);
+  EXPECT_EQ(transport.ends, 1);
+  EXPECT_EQ(transport.ended_at, transport.wire.size());
+  EXPECT_EQ(writer.write("more", false), Status::unsupported);  // nothing after the last write
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.ends, 1);
+  EXPECT_EQ(transport.writes, 1);
+}
+
+TEST_F(ResponseWriter, StreamedBodyEndsTheStreamAtFinish) {
+  begin();
+  ASSERT_EQ(writer.start("200 OK", {}), Status::ok);
+  ASSERT_EQ(writer.write("a", false), Status::ok);
+  ASSERT_EQ(writer.write("b", false), Status::ok);
+  EXPECT_EQ(transport.ends, 0);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.ends, 1);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 200 OK\r\n\r\nab");
+}
+
+TEST_F(ResponseWriter, EmptyResponseEndsWithItsHead) {
+  begin();
+  ASSERT_EQ(writer.start("204 No Content", {}), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.ends, 1);
+  EXPECT_EQ(transport.writes, 1);
+  EXPECT_EQ(transport.ended_at, transport.wire.size());
+}
+
+TEST_F(ResponseWriter, AbortNeverEndsTheStreamCleanly) {
+  begin();
+  ASSERT_EQ(writer.start("200 OK", {}), Status::ok);
+  ASSERT_EQ(writer.write("partial", false), Status::ok);
+  writer.abort();
+  EXPECT_EQ(writer.finish(), Status::closed);
+  EXPECT_EQ(transport.ends, 0);
+}
+
 }  // namespace
 }  // namespace trellis::uwsgi::test
