@@ -12,6 +12,9 @@
 # a read error, which would make the error columns meaningless).
 # Targets: keep-alive >= 1.5x uWSGI http11-socket; close >= 1.2x uWSGI http-socket;
 # no socket errors or timeouts.
+# Close mode also runs floor/floor_server.c (no parsing, no app: the system
+# calls of one connection and a fixed answer) as the reference for how far
+# any server can get ahead of uWSGI on this machine.
 source "$(dirname "$0")/lib/common.sh"
 
 APP_DIR=$BENCH/apps
@@ -19,7 +22,7 @@ APP=$APP_DIR/hello_cl.py
 PROCS=2
 WRK=(-t2 -c50)
 
-port_t=$(free_port); port_u11=$(free_port); port_u10=$(free_port); port_g=$(free_port)
+port_t=$(free_port); port_u11=$(free_port); port_u10=$(free_port); port_g=$(free_port); port_f=$(free_port)
 declare -A MASTER   # port -> master pid, for the CPU time per request
 start_server trellis "$TRELLIS" --plugin python --plugin http --http-socket "127.0.0.1:$port_t" \
   --wsgi-file "$APP" --processes $PROCS --disable-logging
@@ -34,24 +37,27 @@ MASTER[$port_u10]=$SERVER_PID
 start_server gunicorn /usr/bin/gunicorn --workers $PROCS --worker-class sync \
   --bind "127.0.0.1:$port_g" --chdir "$APP_DIR" hello_cl:application
 MASTER[$port_g]=$SERVER_PID
-for p in $port_t $port_u11 $port_u10 $port_g; do wait_http "http://127.0.0.1:$p/"; done
+build_floor
+start_server floor "$FLOOR" http "$port_f" $PROCS
+MASTER[$port_f]=$SERVER_PID
+for p in $port_t $port_u11 $port_u10 $port_g $port_f; do wait_http "http://127.0.0.1:$p/"; done
 
 # Warm-up (not recorded): every server, both modes.
-for p in $port_t $port_u11 $port_u10 $port_g; do
+for p in $port_t $port_u11 $port_u10 $port_g $port_f; do
   wrk "${WRK[@]}" -d1s "http://127.0.0.1:$p/" >/dev/null
   wrk "${WRK[@]}" -d1s -H "Connection: close" "http://127.0.0.1:$p/" >/dev/null
 done
 
 KA=("trellis --http-socket:$port_t" "uWSGI --http11-socket:$port_u11" "gunicorn sync:$port_g")
-CL=("trellis --http-socket:$port_t" "uWSGI --http-socket:$port_u10" "gunicorn sync:$port_g")
+CL=("trellis --http-socket:$port_t" "uWSGI --http-socket:$port_u10" "gunicorn sync:$port_g" "floor (C, no app):$port_f")
 for ((round = 1; round <= ROUNDS; round++)); do
   # rotate the order every round so no server always runs first or last
   for ((i = 0; i < 3; i++)); do
     s=${KA[(i + round) % 3]}
     CPU_OF=${MASTER[${s##*:}]} run_wrk http keep-alive "${s%:*}" $round "http://127.0.0.1:${s##*:}/" "${WRK[@]}"
   done
-  for ((i = 0; i < 3; i++)); do
-    s=${CL[(i + round) % 3]}
+  for ((i = 0; i < 4; i++)); do
+    s=${CL[(i + round) % 4]}
     CPU_OF=${MASTER[${s##*:}]} run_wrk http "Connection: close" "${s%:*}" $round "http://127.0.0.1:${s##*:}/" "${WRK[@]}" -H "Connection: close"
   done
 done

@@ -57,6 +57,12 @@ stop_server() {
   STARTED=("${rest[@]+"${rest[@]}"}")
 }
 
+# build_floor: compiles floor/floor_server.c into $WORK; sets FLOOR to it.
+build_floor() {
+  FLOOR=$WORK/floor_server
+  cc -O2 -o "$FLOOR" "$BENCH/floor/floor_server.c"
+}
+
 # wait_http URL [SECONDS]: until URL answers 200 (fails after 30 s by default).
 wait_http() {
   local url=$1 limit=${2:-30} i

@@ -8,7 +8,9 @@ Input lines (from lib/common.sh run_wrk):
 For each scenario: the median req/s and p99 over the rounds, the errors summed
 over all rounds, and "trellis / X" = the median over rounds of the ratio
 measured within the same round (the servers alternate inside a round, so each
-ratio compares runs a few seconds apart).
+ratio compares runs a few seconds apart). A server whose name starts with
+"floor" (bench/floor/floor_server.c) also gets "floor / X" under the table:
+the most any server could show against X on this machine.
 """
 import statistics
 import sys
@@ -30,6 +32,15 @@ def load(path, only=None):
     return rows
 
 
+def round_ratios(per_round, a, b):
+    """a's req/s over b's, in every round that ran both."""
+    return [rd[a] / rd[b] for rd in per_round.values() if a in rd and b in rd and rd[b] > 0]
+
+
+def describe(ratios):
+    return f"{statistics.median(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})" if ratios else "n/a"
+
+
 def render(rows):
     by_scn = defaultdict(list)
     for r in rows:
@@ -49,9 +60,7 @@ def render(rows):
         out.append("|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if has_cpu else ""))
         for s in servers:
             mine = [r for r in rs if r["server"] == s]
-            ratios = [rd[ref] / rd[s] for rd in per_round.values() if ref in rd and s in rd and rd[s] > 0]
-            ratio = "—" if s == ref else (
-                f"{statistics.median(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})" if ratios else "n/a")
+            ratio = "—" if s == ref else describe(round_ratios(per_round, ref, s))
             out.append(f"| {s} | {statistics.median(r['rps'] for r in mine):,.0f} "
                        f"| {statistics.median(r['p99'] for r in mine):.2f} "
                        f"| {max(r['max'] for r in mine):.1f} "
@@ -60,6 +69,12 @@ def render(rows):
                        + (f" {statistics.median(r['cpu'][0] for r in mine):.1f} + "
                           f"{statistics.median(r['cpu'][1] for r in mine):.1f} |" if has_cpu else ""))
         out.append(f"\n(rounds: {len(per_round)}; errors summed over all rounds; socket errors = wrk's connect/read/write/timeout counters)\n")
+        floor = next((s for s in servers if s.startswith("floor")), None)
+        if floor:
+            others = [s for s in servers if s not in (floor, ref)]
+            out.append("The floor (no parsing, no application) against the others, same rounds: "
+                       + "; ".join(f"floor / {s}: {describe(round_ratios(per_round, floor, s))}" for s in others)
+                       + "\n")
     return "\n".join(out)
 
 
