@@ -50,6 +50,7 @@ WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
   ws.header_timeout_ms = static_cast<int>(cfg.integer("header-timeout", 10) * 1000);
   ws.keepalive_timeout_ms = static_cast<int>(cfg.integer("keepalive-timeout", 5) * 1000);
   ws.socket_timeout_ms = static_cast<int>(cfg.integer("socket-timeout", 30) * 1000);
+  ws.write_buffer = static_cast<std::size_t>(std::max(0LL, cfg.integer("write-buffer", 1 << 20)));
   ws.max_requests = static_cast<std::uint64_t>(std::max(0LL, cfg.integer("max-requests", 0)));
   ws.max_requests_jitter = static_cast<std::uint64_t>(std::max(0LL, cfg.integer("max-requests-jitter", 0)));
   ws.reload_on_rss_bytes = std::max(0LL, cfg.integer("reload-on-rss", 0)) * 1024 * 1024;

@@ -14,8 +14,9 @@
 
 namespace trellis::core {
 
-Connection::Connection(int fd, const sockaddr* peer, const Listener& listener, int io_timeout_ms)
-    : fd_(fd), listener_(listener), io_timeout_ms_(io_timeout_ms) {
+Connection::Connection(int fd, const sockaddr* peer, const Listener& listener, int io_timeout_ms,
+                       WriteBudget& budget)
+    : fd_(fd), listener_(listener), io_timeout_ms_(io_timeout_ms), budget_(budget) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (!peer && getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = reinterpret_cast<sockaddr*>(&ss);
@@ -29,6 +30,7 @@ Connection::Connection(int fd, const sockaddr* peer, const Listener& listener, i
 }
 
 Connection::~Connection() {
+  drop_pending();
   if (session) session->release();
   ::close(fd_);
 }
@@ -63,11 +65,44 @@ sdk::Status Connection::write_last(std::span<const struct iovec> parts) noexcept
   sdk::Status st = send_all(parts, MSG_MORE);
   if (st != sdk::Status::ok) return st;
   ended_ = true;
+  if (has_pending()) {
+    shutdown_pending_ = true;  // the loop shuts down after the kept bytes
+    return sdk::Status::ok;
+  }
   if (::shutdown(fd_, SHUT_WR) != 0) return errno == ENOTCONN ? sdk::Status::closed : sdk::Status::io_error;
   return sdk::Status::ok;
 }
 
+bool Connection::keep(const struct iovec* iov, std::size_t count, std::size_t bytes) noexcept {
+  if (pending_.size() - pending_sent_ + bytes > budget_.per_connection) return false;
+  // Reserve worker-wide room first; another thread may be keeping too.
+  std::size_t used = budget_.in_use.load(std::memory_order_relaxed);
+  do {
+    if (used + bytes > budget_.per_worker) return false;
+  } while (!budget_.in_use.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+  try {
+    for (std::size_t i = 0; i < count; ++i) pending_.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+  } catch (...) {
+    budget_.in_use.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
+  return true;
+}
+
+void Connection::drop_pending() noexcept {
+  budget_.in_use.fetch_sub(pending_.size() - pending_sent_, std::memory_order_relaxed);
+  std::string().swap(pending_);  // a kept response can be large: give it back
+  pending_sent_ = 0;
+}
+
 sdk::Status Connection::send_all(std::span<const struct iovec> parts, int flags) noexcept {
+  std::size_t total = 0;
+  for (const auto& p : parts) total += p.iov_len;
+  if (has_pending()) {
+    // Bytes are already waiting: these go after them, kept too if they fit.
+    if (keep(parts.data(), parts.size(), total)) return sdk::Status::ok;
+    if (auto st = drain_pending(); st != sdk::Status::ok) return st;
+  }
   // Copy the vector so partial writes can advance it.
   iovec local[16];
   std::vector<iovec> heap;
@@ -84,6 +119,7 @@ sdk::Status Connection::send_all(std::span<const struct iovec> parts, int flags)
   }
   size_t count = parts.size();
   size_t first = 0;
+  std::size_t left_total = total;
   while (first < count) {
     if (iov[first].iov_len == 0) {
       ++first;
@@ -94,10 +130,13 @@ sdk::Status Connection::send_all(std::span<const struct iovec> parts, int flags)
     msg.msg_iovlen = count - first;
     ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | flags);
     if (n < 0) {
+      // A slow reader: keep a tail that fits and let the thread go.
+      if (errno == EAGAIN && keep(iov + first, count - first, left_total)) return sdk::Status::ok;
       if (auto st = retry_after_error(POLLOUT); st != sdk::Status::ok) return st;
       continue;
     }
     auto left = static_cast<size_t>(n);
+    left_total -= left;
     while (first < count && left >= iov[first].iov_len) {
       left -= iov[first].iov_len;
       ++first;
@@ -110,8 +149,41 @@ sdk::Status Connection::send_all(std::span<const struct iovec> parts, int flags)
   return sdk::Status::ok;
 }
 
+sdk::Status Connection::drain_pending() noexcept {
+  for (;;) {
+    switch (flush_pending()) {
+      case Flush::done: return sdk::Status::ok;
+      case Flush::failed: return sdk::Status::closed;
+      case Flush::again:
+        if (auto st = wait_for(POLLOUT); st != sdk::Status::ok) return st;
+    }
+  }
+}
+
+Connection::Flush Connection::flush_pending() noexcept {
+  while (has_pending()) {
+    ssize_t n = ::send(fd_, pending_.data() + pending_sent_, pending_.size() - pending_sent_, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN ? Flush::again : Flush::failed;
+    }
+    pending_sent_ += static_cast<std::size_t>(n);
+    budget_.in_use.fetch_sub(static_cast<std::size_t>(n), std::memory_order_relaxed);
+  }
+  drop_pending();
+  if (shutdown_pending_) {
+    shutdown_pending_ = false;
+    ::shutdown(fd_, SHUT_WR);
+  }
+  return Flush::done;
+}
+
 sdk::Status Connection::send_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept {
   if (aborted_ || ended_) return sdk::Status::closed;
+  // File bytes go straight from the page cache, after anything kept.
+  if (has_pending()) {
+    if (auto st = drain_pending(); st != sdk::Status::ok) return st;
+  }
   if (count < 0) {
     struct stat st{};
     if (fstat(file_fd, &st) != 0) return sdk::Status::io_error;
@@ -136,6 +208,9 @@ void Connection::abort() noexcept {
   linger lg{1, 0};
   setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   aborted_ = true;
+  // Nothing kept goes out either: the reset is all the peer gets from now.
+  drop_pending();
+  shutdown_pending_ = false;
 }
 
 sdk::Status Connection::read(char* buf, std::size_t size, std::size_t& got) noexcept {

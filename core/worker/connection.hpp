@@ -2,12 +2,19 @@
 // loop's bookkeeping (state, deadline). The socket stays non-blocking; the
 // blocking Transport calls wait with poll() up to the socket timeout, and
 // only ever run on an application thread.
+//
+// A slow reader must not hold an application thread: when the socket cannot
+// take a response's last bytes and they fit in the write buffer
+// (--write-buffer), write() keeps them and returns; the event loop sends
+// them once the runtime has returned (state `flushing`). Only a response
+// whose unsent tail is larger than the buffer makes the thread wait.
 #pragma once
 
 #include <sys/socket.h>
 
 #include <trellis/protocol.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -15,12 +22,22 @@ namespace trellis::core {
 
 struct Listener;
 
+// How many response bytes a worker keeps for slow readers: per connection,
+// and in all (so many slow readers cannot exhaust memory: past the total,
+// application threads wait as they would without a buffer).
+struct WriteBudget {
+  std::size_t per_connection = 0;
+  std::size_t per_worker = 0;
+  std::atomic<std::size_t> in_use{0};
+};
+
 class Connection final : public sdk::Transport {
  public:
-  enum class State { reading, in_app, lingering };
+  enum class State { reading, in_app, flushing, lingering };
 
   // `peer` is what accept4() reported (nullptr: ask the socket).
-  Connection(int fd, const sockaddr* peer, const Listener& listener, int io_timeout_ms);
+  // `budget`: how many bytes may be kept for a slow reader (see above).
+  Connection(int fd, const sockaddr* peer, const Listener& listener, int io_timeout_ms, WriteBudget& budget);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -33,11 +50,20 @@ class Connection final : public sdk::Transport {
   sdk::Status write_last(std::span<const struct iovec> parts) noexcept override;
 
   int fd() const { return fd_; }
+
+  // Response bytes kept for a slow reader, not yet sent.
+  bool has_pending() const { return pending_sent_ < pending_.size(); }
+  // Event loop: sends what the socket takes now. ok: nothing left (and a
+  // deferred end of stream was sent); again: wait until writable; closed or
+  // io_error: the peer is gone.
+  enum class Flush { done, again, failed };
+  Flush flush_pending() noexcept;
   const Listener& listener() const { return listener_; }
 
   sdk::Session* session = nullptr;
   State state = State::reading;
   sdk::Phase phase = sdk::Phase::idle;
+  sdk::Progress after_flush = sdk::Progress::close;  // what to do once flushed
   std::int64_t deadline_ms = 0;
   bool rearm = false;  // a request was served: the next deadline starts afresh
   bool registered = false;  // in the worker's epoll set yet
@@ -48,14 +74,25 @@ class Connection final : public sdk::Transport {
   // After a failed socket call: ok means try again (EINTR, or EAGAIN and the
   // socket became ready); anything else is the call's final status.
   sdk::Status retry_after_error(short events) noexcept;
-  // Every byte of every part, sendmsg() `flags` added to each call.
+  // Every byte of every part, sendmsg() `flags` added to each call; keeps
+  // the tail for the event loop when it fits in the write buffer.
   sdk::Status send_all(std::span<const struct iovec> parts, int flags) noexcept;
+  // Sends the pending bytes, waiting as long as the socket timeout allows.
+  sdk::Status drain_pending() noexcept;
+  // Keeps all of `iov[0..count)` (`bytes` in all) for the loop to send;
+  // false when the budget has no room for them.
+  bool keep(const struct iovec* iov, std::size_t count, std::size_t bytes) noexcept;
+  void drop_pending() noexcept;
 
   int fd_;
   const Listener& listener_;
   int io_timeout_ms_;
+  WriteBudget& budget_;
+  std::string pending_;          // kept response bytes; sent from pending_sent_ on
+  std::size_t pending_sent_ = 0;
   bool aborted_ = false;
-  bool ended_ = false;  // write_last() shut the sending side
+  bool ended_ = false;           // write_last() was called
+  bool shutdown_pending_ = false;  // ... and its shutdown waits for pending_
   std::string remote_host_, remote_port_;
   sdk::ConnectionInfo info_;
 };

@@ -34,6 +34,7 @@ enum Kind : std::uint64_t {
 constexpr std::uint64_t kKindMask = 0xffull << 56;
 
 constexpr int kLingerMs = 2000;
+constexpr std::uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
 
 std::int64_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -57,6 +58,9 @@ Worker::Worker(WorkerSettings settings, std::vector<Listener> listeners, Runtime
       runtimes_(std::move(runtimes)),
       scoreboard_(scoreboard),
       slot_(scoreboard.worker(settings.slot)) {
+  // Slow readers may hold at most 32 connections' worth of kept bytes in all.
+  write_budget_.per_connection = settings_.write_buffer;
+  write_budget_.per_worker = settings_.write_buffer * 32;
   if (settings_.max_requests > 0) {
     // Jitter keeps workers started together from recycling together.
     std::uint64_t jitter = 0;
@@ -157,7 +161,11 @@ int Worker::run() {
           break;
         default: {
           auto it = connections_.find(static_cast<int>(data));
-          if (it != connections_.end()) on_readable(*it->second);
+          if (it == connections_.end()) break;
+          if (it->second->state == Connection::State::flushing)
+            on_writable(*it->second);
+          else
+            on_readable(*it->second);
         }
       }
     }
@@ -272,7 +280,7 @@ void Worker::take_accepted() {
 }
 
 void Worker::adopt(int fd, const sockaddr* peer, const Listener& listener) {
-  auto c = std::make_unique<Connection>(fd, peer, listener, settings_.socket_timeout_ms);
+  auto c = std::make_unique<Connection>(fd, peer, listener, settings_.socket_timeout_ms, write_budget_);
   c->session = listener.protocol->open_session(*c);
   if (!c->session) {
     spdlog::error("protocol could not open a session for a connection on {}", listener.socket->address.text);
@@ -288,12 +296,12 @@ void Worker::adopt(int fd, const sockaddr* peer, const Listener& listener) {
   on_readable(ref);
   auto it = connections_.find(fd);
   if (it != connections_.end() && !it->second->registered)
-    watch(*it->second, it->second->state != Connection::State::in_app);
+    watch(*it->second, it->second->state == Connection::State::in_app ? 0 : kReadEvents);
 }
 
-void Worker::watch(Connection& c, bool reading) {
+void Worker::watch(Connection& c, std::uint32_t events) {
   epoll_event ev{};
-  ev.events = reading ? (EPOLLIN | EPOLLRDHUP) : 0;
+  ev.events = events;
   ev.data.u64 = kConnection | static_cast<std::uint64_t>(c.fd());
   epoll_ctl(epoll_fd_, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd(), &ev);
   c.registered = true;
@@ -311,6 +319,7 @@ void Worker::on_readable(Connection& c) {
       return;
     }
   }
+  if (c.state == Connection::State::flushing) return;
   if (c.state != Connection::State::reading) return;
   for (;;) {
     auto space = c.session->read_space();
@@ -342,14 +351,39 @@ void Worker::on_readable(Connection& c) {
   }
 }
 
+void Worker::on_writable(Connection& c) {
+  switch (c.flush_pending()) {
+    case Connection::Flush::again:
+      c.deadline_ms = monotonic_ms() + settings_.socket_timeout_ms;  // it moved: the timeout starts afresh
+      return;
+    case Connection::Flush::failed:
+      close_connection(c);
+      return;
+    case Connection::Flush::done:
+      c.state = Connection::State::in_app;  // apply() takes it from there, as after the runtime
+      watch(c, kReadEvents);
+      apply(c, c.after_flush);
+      return;
+  }
+}
+
 void Worker::apply(Connection& c, sdk::Progress progress) {
   // Iterative: a pipelined request served inline leads straight to the next.
   for (;;) {
+    if (c.has_pending()) {
+      // The runtime returned with response bytes a slow reader has not
+      // taken yet: the loop sends them first, then carries on.
+      c.state = Connection::State::flushing;
+      c.after_flush = progress;
+      c.deadline_ms = monotonic_ms() + settings_.socket_timeout_ms;
+      watch(c, EPOLLOUT);
+      return;
+    }
     switch (progress) {
       case sdk::Progress::need_more:
         if (c.state == Connection::State::in_app) {
           c.state = Connection::State::reading;
-          if (pool_) watch(c, true);
+          if (pool_) watch(c, kReadEvents);
         }
         // Even while draining, a connection whose last response promised
         // keep-alive stays open: the client may be sending its next request
@@ -379,7 +413,7 @@ void Worker::apply(Connection& c, sdk::Progress progress) {
 
 void Worker::dispatch(Connection& c) {
   c.state = Connection::State::in_app;
-  watch(c, false);
+  watch(c, 0);
   pool_->submit(&c);
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   update_accepting();
@@ -456,7 +490,7 @@ void Worker::linger_close(Connection& c, std::string_view reply) {
   // not turn our close into a reset that destroys the reply in flight.
   shutdown(c.fd(), SHUT_WR);
   c.state = Connection::State::lingering;
-  if (pool_) watch(c, true);
+  if (pool_) watch(c, kReadEvents);
   c.deadline_ms = monotonic_ms() + kLingerMs;
 }
 
@@ -497,6 +531,9 @@ void Worker::sweep(std::int64_t now) {
   for (auto& [fd, c] : connections_)
     if (c->state != Connection::State::in_app && c->deadline_ms && now >= c->deadline_ms) expired.push_back(c.get());
   for (auto* c : expired) {
+    if (c->state == Connection::State::flushing)
+      spdlog::info("closing connection from {}: the client did not read the response within the socket timeout",
+                   c->info().remote_addr);
     if (c->state == Connection::State::reading && c->phase != sdk::Phase::idle)
       spdlog::info("closing connection from {}: request not received within the {} timeout", c->info().remote_addr,
                    c->phase == sdk::Phase::head ? "header" : "body");

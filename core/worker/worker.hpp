@@ -31,6 +31,7 @@ struct WorkerSettings {
   int header_timeout_ms = 10000;
   int keepalive_timeout_ms = 5000;
   int socket_timeout_ms = 30000;
+  std::size_t write_buffer = 1 << 20;  // response bytes kept per slow reader (--write-buffer)
   std::uint64_t max_requests = 0;       // 0: never recycle
   std::uint64_t max_requests_jitter = 0;
   std::int64_t reload_on_rss_bytes = 0;  // 0: never recycle
@@ -64,12 +65,14 @@ class Worker {
   void accept_locked_loop();
   void adopt(int fd, const sockaddr* peer, const Listener& listener);
   void on_readable(Connection& c);
+  void on_writable(Connection& c);
   void apply(Connection& c, sdk::Progress progress);
   void dispatch(Connection& c);
   sdk::Progress serve(Connection& c, int thread);
   void linger_close(Connection& c, std::string_view reply);
   void close_connection(Connection& c);
-  void watch(Connection& c, bool reading);
+  // The epoll events the loop wants for this connection (0: none).
+  void watch(Connection& c, std::uint32_t events);
   void refresh_deadline(Connection& c, bool activity);
   void sweep(std::int64_t now);
   void begin_drain(RecycleReason reason);
@@ -87,6 +90,7 @@ class Worker {
 
   int epoll_fd_ = -1;
   int signal_fd_ = -1;
+  WriteBudget write_budget_;  // before connections_: they refer to it
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::unique_ptr<AppThreadPool> pool_;
   bool draining_ = false;
