@@ -64,7 +64,9 @@ Verdict PacketReader::advance_head() {
       return refuse(0, "vars block of " + std::to_string(header_.datasize) + " bytes exceeds buffer-size " +
                              std::to_string(limits_.buffer_size));
     }
-    if (!has_runtime_ || !has_runtime_(header_.modifier1)) {
+    // Modifier1 30 (manage PATH_INFO) is served by runtime 0, so it is
+    // accepted exactly when 0 is; header() still reports the 30 sent.
+    if (!has_runtime_ || !has_runtime_(runtime_modifier(header_.modifier1))) {
       return refuse(0, "no runtime serves modifier1 " + std::to_string(header_.modifier1));
     }
     // Room for the whole head. Nothing views into head_ yet, so it may move.

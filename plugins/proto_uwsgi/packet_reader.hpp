@@ -36,7 +36,8 @@ class PacketReader {
  public:
   enum class Stage { head, body, done };
 
-  // `has_runtime` answers whether some runtime serves a modifier1.
+  // `has_runtime` answers whether some runtime serves a modifier1 (asked
+  // about 0 for a packet sent with 30, see runtime_modifier()).
   PacketReader(const Limits& limits, std::function<bool(std::uint8_t)> has_runtime);
 
   // Never empty while the last verdict was need_more.

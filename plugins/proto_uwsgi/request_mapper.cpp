@@ -56,10 +56,27 @@ void cgi_to_header_name(std::string_view cgi_suffix, std::string& out) {
   }
 }
 
-std::string RequestMapper::map(std::span<const sdk::Field> vars, std::uint8_t modifier1, sdk::Request& req) {
+void strip_script_name(std::span<sdk::Field> vars) noexcept {
+  std::string_view script_name;
+  for (const auto& v : vars) {
+    if (v.name == "SCRIPT_NAME") {
+      script_name = v.value;  // the first wins, as for every var we read
+      break;
+    }
+  }
+  if (script_name.empty()) return;
+  // A plain prefix test, exactly as uWSGI does it: compatibility is the
+  // point of this modifier, so "/app" also comes off "/apple".
+  for (auto& v : vars) {
+    if (v.name == "PATH_INFO" && v.value.starts_with(script_name)) v.value.remove_prefix(script_name.size());
+  }
+}
+
+std::string RequestMapper::map(std::span<sdk::Field> vars, std::uint8_t modifier1, sdk::Request& req) {
   std::string_view content_type, content_length, uwsgi_scheme, url_scheme, https, request_scheme;
   req = sdk::Request{};
   req.body = nullptr;
+  if (modifier1 == kModifierManagePathInfo) strip_script_name(vars);
   for (const auto& v : vars) {
     const auto& k = v.name;
     // Only the few names that matter. The first occurrence wins: a repeated
@@ -87,7 +104,7 @@ std::string RequestMapper::map(std::span<const sdk::Field> vars, std::uint8_t mo
     return "invalid CONTENT_LENGTH \"" + std::string(content_length.substr(0, 64)) + "\"";
   }
   req.scheme = pick_scheme(uwsgi_scheme, url_scheme, https, request_scheme);
-  req.modifier1 = modifier1;
+  req.modifier1 = runtime_modifier(modifier1);
   req.cgi_vars = vars;
   req.body_terminated = true;  // the length is always known (0 when absent)
   map_headers(vars, content_type, content_length);

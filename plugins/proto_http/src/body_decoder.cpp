@@ -17,7 +17,9 @@ int hex_digit(char c) noexcept {
 // qdtext / quoted-pair payload: HTAB, SP, VCHAR except '"' and '\', obs-text.
 bool is_qdtext(char c) noexcept { return c != '"' && c != '\\' && has_class(c, kFieldValue); }
 
-// 15 hex digits = 60 bits: far beyond any body, and no overflow to check.
+// 15 significant hex digits = 60 bits: far beyond any body, and no
+// overflow to check. Leading zeros are not counted: chunk-size is 1*HEXDIG
+// (RFC 9112 §7.1) and only its value is bounded, not its spelling.
 constexpr int kMaxSizeDigits = 15;
 
 }  // namespace
@@ -30,6 +32,7 @@ void BodyDecoder::reset(BodyKind kind, std::uint64_t length, std::uint64_t max_b
   decoded_ = 0;
   line_bytes_ = 0;
   size_digits_ = 0;
+  size_seen_ = false;
   error_ = 0;
   remaining_ = 0;
   switch (kind) {
@@ -84,11 +87,19 @@ DecodeStatus BodyDecoder::consume(const char* in, std::size_t in_len, char* out,
       case State::size: {
         int d = hex_digit(c);
         if (d >= 0) {
+          size_seen_ = true;
+          // A zero before any non-zero digit adds nothing to the value; the
+          // line budget still bounds them, or a stream of zeros would hold
+          // the request open without ever making progress.
+          if (remaining_ == 0 && d == 0) {
+            if (++line_bytes_ > max_trailer_) return used = i, fail(400);
+            break;
+          }
           if (++size_digits_ > kMaxSizeDigits) return used = i, fail(400);
           remaining_ = remaining_ * 16 + static_cast<unsigned>(d);
           break;
         }
-        if (size_digits_ == 0) return used = i, fail(400);
+        if (!size_seen_) return used = i, fail(400);
         line_bytes_ = 0;
         if (c == '\r') state_ = State::size_lf;
         else if (c == ';') state_ = State::ext_before_name;
@@ -99,6 +110,7 @@ DecodeStatus BodyDecoder::consume(const char* in, std::size_t in_len, char* out,
       case State::size_lf: {
         if (c != '\n') return used = i, fail(400);
         size_digits_ = 0;
+        size_seen_ = false;
         if (remaining_ == 0) {
           state_ = State::trailer_start;
           line_bytes_ = 0;
@@ -115,6 +127,7 @@ DecodeStatus BodyDecoder::consume(const char* in, std::size_t in_len, char* out,
         break;
       case State::data_lf:
         if (c != '\n') return used = i, fail(400);
+        line_bytes_ = 0;  // a fresh chunk-size line, with a fresh budget
         state_ = State::size;
         break;
 

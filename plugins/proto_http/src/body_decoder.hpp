@@ -23,8 +23,8 @@ enum class DecodeStatus { need_more, done, error };
 class BodyDecoder {
  public:
   // max_body: limit-post (0 = unlimited), checked on the decoded size.
-  // max_trailer: bytes allowed for one chunk-size line's extensions and
-  // for the trailer section.
+  // max_trailer: bytes allowed for one chunk-size line's leading zeros, for
+  // its extensions, and for the trailer section.
   void reset(BodyKind kind, std::uint64_t length, std::uint64_t max_body, std::size_t max_trailer) noexcept;
 
   // Consumes up to in_len bytes (fewer only when done or out_cap is
@@ -75,7 +75,8 @@ class BodyDecoder {
   std::uint64_t max_body_ = 0;
   std::size_t max_trailer_ = 0;
   std::size_t line_bytes_ = 0;  // extension or trailer bytes so far
-  int size_digits_ = 0;
+  int size_digits_ = 0;      // significant (after leading zeros) size digits
+  bool size_seen_ = false;   // any size digit yet, zeros included
   int error_ = 0;
 };
 

@@ -27,6 +27,21 @@ bool for_each_element(std::string_view value, Fn fn) noexcept {
   }
 }
 
+// Calls fn(element) for each non-empty comma-separated element, whitespace
+// trimmed. This is the RFC 9110 §5.6.1.2 recipient rule ("MUST ignore a
+// reasonable number of empty list elements"), for the fields where a lenient
+// reading cannot change how the body is framed.
+template <typename Fn>
+void for_each_listed(std::string_view value, Fn fn) noexcept {
+  while (true) {
+    std::size_t comma = value.find(',');
+    std::string_view element = trim_ows(value.substr(0, comma));
+    if (!element.empty()) fn(element);
+    if (comma == std::string_view::npos) return;
+    value.remove_prefix(comma + 1);
+  }
+}
+
 // 1*DIGIT into a non-negative int64; false on anything else or overflow.
 bool parse_decimal(std::string_view s, std::int64_t& out) noexcept {
   if (s.empty()) return false;
@@ -203,8 +218,13 @@ int RequestHeadParser::note_known_field(std::string_view name, std::string_view 
       return 0;
     case 6:
       if (iequals(name, "expect")) {
-        if (iequals(value, "100-continue")) head_.expect_continue = true;
-        else head_.expect_other = true;
+        // Expect is a list (RFC 9110 §10.1.1) and repeated lines add to it:
+        // each element is noted on its own, so "100-continue," expects 100
+        // and an Expect of nothing but commas expects nothing.
+        for_each_listed(value, [&](std::string_view element) {
+          if (iequals(element, "100-continue")) head_.expect_continue = true;
+          else head_.expect_other = true;
+        });
       }
       return 0;
     case 10:

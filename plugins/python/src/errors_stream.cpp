@@ -30,12 +30,29 @@ void flush_impl(ErrorsStream* s) {
   }
 }
 
+// UTF-8 of `text`. Lone surrogates (from surrogateescape'd bytes, broken
+// decoders) are written as \udcff escapes instead of raising: sys.stderr,
+// which wsgiref and gunicorn hand out as wsgi.errors, uses
+// errors='backslashreplace', and a log call must not fail the request.
+// `holder` keeps the escaped copy alive while the caller reads `data`.
+bool utf8_of(PyObject* text, const char*& data, Py_ssize_t& n, Ref& holder) {
+  data = PyUnicode_AsUTF8AndSize(text, &n);  // cached: the common case copies nothing
+  if (data) return true;
+  if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return false;
+  PyErr_Clear();
+  holder = Ref(PyUnicode_AsEncodedString(text, "utf-8", "backslashreplace"));
+  if (!holder) return false;
+  data = PyBytes_AS_STRING(holder.get());
+  n = PyBytes_GET_SIZE(holder.get());
+  return true;
+}
+
 bool append(ErrorsStream* s, PyObject* text) {
   const char* data;
   Py_ssize_t n;
+  Ref escaped;
   if (PyUnicode_Check(text)) {
-    data = PyUnicode_AsUTF8AndSize(text, &n);
-    if (!data) return false;
+    if (!utf8_of(text, data, n, escaped)) return false;
   } else if (PyBytes_Check(text)) {  // lenient: some code writes bytes
     data = PyBytes_AS_STRING(text);
     n = PyBytes_GET_SIZE(text);

@@ -107,6 +107,43 @@ TEST(Continue, TruncatedBodyIsAnError) {
   s->release();
 }
 
+// RFC 9110 §5.6.1.2 / §10.1.1: Expect is a list whose empty elements are
+// ignored, matched case-insensitively, and repeated lines add to it. Each
+// spelling must still mean "100-continue": the head alone is handed over
+// and "100 Continue" goes out on the first body read.
+TEST(Continue, ExpectIsParsedAsAList) {
+  for (const std::string& expect : std::vector<std::string>{
+           "Expect: 100-continue,\r\n", "Expect: , 100-continue\r\n", "Expect: ,,100-CONTINUE , ,\r\n",
+           "Expect:\t100-continue\t,\t100-Continue\r\n", "Expect: ,\r\nExpect: 100-continue\r\n",
+           "Expect: 100-continue\r\nExpect: ,\r\n"}) {
+    FakeTransport t;
+    std::string rest = "hello";
+    t.source = &rest;
+    HttpSession* s = open_with(t, "POST /upload HTTP/1.1\r\nHost: example.com\r\n" + expect +
+                                      "Content-Length: 5\r\n\r\n");
+    EXPECT_EQ(t.wire, "") << expect;
+    EXPECT_EQ(capture(s->request()).body, "hello") << expect;
+    EXPECT_EQ(t.wire, "HTTP/1.1 100 Continue\r\n\r\n") << expect;
+    default_responder(s->request(), s->response());
+    EXPECT_EQ(s->finish_request(), sdk::Progress::need_more) << expect;
+    s->release();
+  }
+}
+
+TEST(Continue, ListedExpectAllWays) {
+  const std::string in =
+      "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue,\r\nContent-Length: 3\r\n\r\nabc"
+      "POST / HTTP/1.1\r\nHost: a\r\nExpect: , 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0000000000000003\r\ndef\r\n0\r\n\r\n";
+  Outcome ref = drive(in, whole()).outcome;
+  ASSERT_EQ(ref.requests.size(), 2u) << ref;
+  EXPECT_EQ(ref.error_status, 0);
+  EXPECT_EQ(ref.requests[0].body, "abc");
+  EXPECT_EQ(ref.requests[1].body, "def");
+  EXPECT_EQ(drive(in, bytewise()).outcome, ref);
+  for (unsigned seed = 1; seed <= 8; ++seed) EXPECT_EQ(drive(in, random_split(seed)).outcome, ref) << seed;
+}
+
 TEST(Continue, IgnoredForBodilessRequests) {
   FakeTransport t;
   HttpSession* s = open_with(t, "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n");

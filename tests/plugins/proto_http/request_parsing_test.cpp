@@ -181,6 +181,27 @@ TEST(RequestParsing, EmptyChunkedBody) {
   EXPECT_EQ(c.content_length, -1);
 }
 
+// RFC 9112 §7.1: chunk-size = 1*HEXDIG. A size spelled with 16 or more
+// digits is fine as long as its value fits; all_ways() feeds it whole, byte
+// by byte and in random splits.
+TEST(RequestParsing, ChunkSizesWithManyLeadingZeros) {
+  const std::string head = "POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n";
+  Captured c = accepted(head + "0000000000000003\r\nabc\r\n00000000000000000\r\n\r\n");
+  EXPECT_EQ(c.body, "abc");
+  c = accepted(head + std::string(64, '0') + "a;ext=1\r\n0123456789\r\n" + std::string(20, '0') + "\r\nT: v\r\n\r\n");
+  EXPECT_EQ(c.body, "0123456789");
+  EXPECT_EQ(c.header("t"), "<none>");
+  // The value is still bounded: 16 significant digits after the zeros.
+  EXPECT_EQ(refused(head + "00001000000000000000\r\n"), 400);
+  // A keep-alive follower is parsed after such a body.
+  Outcome o = all_ways(head + "00000000000000000002\r\nok\r\n00000000000000000\r\n\r\n"
+                       "GET /next HTTP/1.1\r\n" + kHost + "\r\n");
+  ASSERT_EQ(o.requests.size(), 2u) << o;
+  EXPECT_EQ(o.requests[0].body, "ok");
+  EXPECT_EQ(o.requests[1].path, "/next");
+  EXPECT_EQ(o.error_status, 0);
+}
+
 TEST(RequestParsing, LargeBodiesAreSpooledToAFile) {
   SessionConfig cfg = default_config();
   cfg.post_buffering = 100;
@@ -379,6 +400,24 @@ TEST(RequestRefusal, Limits) {
 
 TEST(RequestRefusal, Expectations) {
   EXPECT_EQ(refused("POST / HTTP/1.1\r\n" + kHost + "Expect: something\r\nContent-Length: 1\r\n\r\nx"), 417);
+  // Expect is a list: one unknown element among 100-continue still fails,
+  // and so does one on a second Expect line.
+  for (const std::string& expect : std::vector<std::string>{
+           "Expect: 100-continue, something\r\n", "Expect: something,\r\n", "Expect: , x ,\r\n",
+           "Expect: 100-continue\r\nExpect: something\r\n", "Expect: ,\r\nExpect: 100-continue;x\r\n",
+           "Expect: 100-continuex\r\n", "Expect: 100 continue\r\n"})
+    EXPECT_EQ(refused("POST / HTTP/1.1\r\n" + kHost + expect + "Content-Length: 1\r\n\r\nx"), 417) << expect;
+  // Empty elements are ignored (RFC 9110 §5.6.1.2): an Expect holding
+  // nothing else expects nothing, and the request proceeds without a 100.
+  for (const std::string& expect : std::vector<std::string>{
+           "Expect:\r\n", "Expect: ,\r\n", "Expect: , ,\t,\r\n", "Expect: ,\r\nExpect:\r\n"}) {
+    Captured c = accepted("POST / HTTP/1.1\r\n" + kHost + expect + "Content-Length: 1\r\n\r\nx");
+    EXPECT_EQ(c.body, "x") << expect;
+    EXPECT_EQ(drive("POST / HTTP/1.1\r\n" + kHost + expect + "Content-Length: 1\r\n\r\nx", whole())
+                  .wire.find("100 Continue"),
+              std::string::npos)
+        << expect;
+  }
   // HTTP/1.0 expectations are ignored (RFC 9110 §10.1.1).
   EXPECT_EQ(accepted("POST / HTTP/1.0\r\nExpect: something\r\nContent-Length: 1\r\n\r\nx").body, "x");
 }

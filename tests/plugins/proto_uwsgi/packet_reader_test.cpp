@@ -2,6 +2,10 @@
 // byte by byte or in random pieces.
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <memory>
+#include <random>
+
 #include "feed.hpp"
 #include "packet_builder.hpp"
 
@@ -28,6 +32,19 @@ Limits limits(std::uint32_t buffer = 32768, std::int64_t post_buffering = 104857
 
 Vars post_vars(const std::string& length) {
   return {{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/form"}, {"CONTENT_LENGTH", length}};
+}
+
+// What nginx sends for "POST /app/rest?x=1" under
+// `location /app { uwsgi_param SCRIPT_NAME /app; uwsgi_modifier1 30; }`.
+Vars script_name_vars(const std::string& length) {
+  return {{"REQUEST_METHOD", "POST"}, {"REQUEST_URI", "/app/rest?x=1"}, {"PATH_INFO", "/app/rest"},
+          {"QUERY_STRING", "x=1"},    {"CONTENT_LENGTH", length},       {"SCRIPT_NAME", "/app"}};
+}
+
+std::string cgi_var(const sdk::Request& r, std::string_view name) {
+  for (const auto& f : r.cgi_vars)
+    if (f.name == name) return std::string(f.value);
+  return "<absent>";
 }
 
 std::string big(std::size_t n) {
@@ -60,6 +77,9 @@ std::vector<Case> cases() {
                Verdict::refused, 0, "exceeds buffer-size 100", ""});
   c.push_back({"no_runtime_for_modifier", packet(nginx_get_vars(), "", 5), limits(), Verdict::refused, 0,
                "modifier1 5", ""});
+  // nginx `uwsgi_modifier1 30;`: served by runtime 0 (the feeders offer only 0).
+  c.push_back({"modifier30_served_by_runtime_0", packet(script_name_vars("7"), "a=1&b=2", 30), limits(),
+               Verdict::ready, 0, "", "a=1&b=2"});
   {
     std::string block = vars_block({{"A", "b"}});
     block[0] = 50;  // key length 50 in a 6-byte block
@@ -145,6 +165,53 @@ TEST(PacketReader, VarsViewIntoOneBufferThatNeverMoves) {
   bool found = false;
   for (const auto& f : req.cgi_vars) found |= (f.name == "HTTP_COOKIE" && f.value == std::string(9000, 'c'));
   EXPECT_TRUE(found);
+}
+
+TEST(PacketReader, Modifier30GoesToRuntime0WithoutTheScriptName) {
+  const std::string p = packet(script_name_vars("5"), "hello", 30);
+  std::vector<std::function<std::size_t()>> splits = {[] { return std::size_t(-1); }, [] { return std::size_t(1); }};
+  for (unsigned seed = 1; seed <= 8; ++seed) {
+    auto rng = std::make_shared<std::mt19937>(seed);
+    splits.push_back([rng] { return std::uniform_int_distribution<std::size_t>(1, 17)(*rng); });
+  }
+  for (std::size_t i = 0; i < splits.size(); ++i) {
+    std::vector<int> asked;
+    PacketReader r(limits(), [&](std::uint8_t m) {
+      asked.push_back(m);
+      return m == 0;
+    });
+    Outcome o = feed(r, p, splits[i]);
+    ASSERT_EQ(o.verdict, Verdict::ready) << o.reason << " split " << i;
+    EXPECT_EQ(asked, std::vector<int>{0}) << "split " << i;  // runtime 0 is what serves it
+    EXPECT_EQ(o.body, "hello");
+    const sdk::Request& req = r.request();
+    EXPECT_EQ(r.header().modifier1, 30);  // the packet as sent
+    EXPECT_EQ(req.modifier1, 0);          // the runtime that gets it
+    EXPECT_EQ(req.path, "/rest");
+    // Runtimes build the environ from cgi_vars: the strip must show there.
+    EXPECT_EQ(cgi_var(req, "PATH_INFO"), "/rest");
+    EXPECT_EQ(cgi_var(req, "SCRIPT_NAME"), "/app");
+    EXPECT_EQ(req.uri, "/app/rest?x=1");
+    EXPECT_EQ(req.query, "x=1");
+  }
+}
+
+TEST(PacketReader, Modifier30NeedsRuntime0) {
+  // Only runtime 0 can serve 30; a runtime registered for 30 itself is not
+  // asked, as uWSGI never dispatches the modifier anywhere else either.
+  for (auto has : {std::function<bool(std::uint8_t)>([](std::uint8_t m) { return m == 5; }),
+                   std::function<bool(std::uint8_t)>([](std::uint8_t m) { return m == 30; })}) {
+    PacketReader r(limits(), has);
+    Outcome o = feed(r, packet(script_name_vars(""), "", 30), [] { return std::size_t(-1); });
+    EXPECT_EQ(o.verdict, Verdict::refused);
+    EXPECT_EQ(o.status, 0);  // closed, no reply: nginx shows 502 as with uWSGI
+    EXPECT_NE(o.reason.find("no runtime serves modifier1 30"), std::string::npos) << o.reason;
+  }
+  // Plain modifier1 0 still keeps PATH_INFO whole.
+  PacketReader r(limits(), [](std::uint8_t m) { return m == 0; });
+  ASSERT_EQ(feed(r, packet(script_name_vars("")), [] { return std::size_t(-1); }).verdict, Verdict::ready);
+  EXPECT_EQ(r.request().path, "/app/rest");
+  EXPECT_EQ(cgi_var(r.request(), "PATH_INFO"), "/app/rest");
 }
 
 TEST(PacketReader, SpoolsOnlyAbovePostBuffering) {

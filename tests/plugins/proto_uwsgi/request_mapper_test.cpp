@@ -171,6 +171,84 @@ TEST(RequestMapper, Modifier1IsCarried) {
   EXPECT_EQ(r.modifier1, 5);
 }
 
+std::string cgi_var(const sdk::Request& r, std::string_view name) {
+  for (const auto& f : r.cgi_vars)
+    if (f.name == name) return std::string(f.value);
+  return "<absent>";
+}
+
+// What a runtime sees of a request sent with modifier1 30, copied out
+// before the vars it views into go away.
+struct Seen {
+  std::string path;       // req.path
+  std::string path_info;  // PATH_INFO as in cgi_vars (first one)
+  std::string script_name;
+  std::vector<std::string> all_path_info;
+};
+
+Seen manage_path_info(const Vars& vars) {
+  auto f = fields(vars);
+  RequestMapper m;
+  sdk::Request r;
+  EXPECT_EQ(m.map(f, 30, r), "");
+  EXPECT_EQ(r.modifier1, 0);  // served by the WSGI runtime, like uWSGI
+  Seen s{std::string(r.path), cgi_var(r, "PATH_INFO"), cgi_var(r, "SCRIPT_NAME"), {}};
+  for (const auto& v : r.cgi_vars)
+    if (v.name == "PATH_INFO") s.all_path_info.emplace_back(v.value);
+  // req.path and cgi_vars must always agree.
+  EXPECT_EQ(s.path, s.path_info);
+  return s;
+}
+
+TEST(RequestMapper, Modifier30StripsScriptNameFromPathInfo) {
+  Seen s = manage_path_info({{"SCRIPT_NAME", "/app"}, {"PATH_INFO", "/app/rest"}});
+  EXPECT_EQ(s.path_info, "/rest");
+  EXPECT_EQ(s.script_name, "/app");  // kept: it is the mount point
+  // Order in the block does not matter.
+  EXPECT_EQ(manage_path_info({{"PATH_INFO", "/app/a/b"}, {"SCRIPT_NAME", "/app"}}).path_info, "/a/b");
+  // The whole path is the mount point: PATH_INFO is left empty (PEP 3333 allows it).
+  EXPECT_EQ(manage_path_info({{"SCRIPT_NAME", "/app"}, {"PATH_INFO", "/app"}}).path_info, "");
+  // Not under SCRIPT_NAME, no SCRIPT_NAME, empty SCRIPT_NAME: untouched.
+  EXPECT_EQ(manage_path_info({{"SCRIPT_NAME", "/app"}, {"PATH_INFO", "/other"}}).path_info, "/other");
+  s = manage_path_info({{"PATH_INFO", "/app/rest"}});
+  EXPECT_EQ(s.path_info, "/app/rest");
+  EXPECT_EQ(s.script_name, "<absent>");
+  EXPECT_EQ(manage_path_info({{"SCRIPT_NAME", ""}, {"PATH_INFO", "/app/rest"}}).path_info, "/app/rest");
+  // uWSGI compares plain bytes, not path segments; so do we.
+  EXPECT_EQ(manage_path_info({{"SCRIPT_NAME", "/app"}, {"PATH_INFO", "/apple"}}).path_info, "le");
+  // The first SCRIPT_NAME counts; every PATH_INFO is treated alike.
+  s = manage_path_info({{"SCRIPT_NAME", "/a"}, {"SCRIPT_NAME", "/a/b"}, {"PATH_INFO", "/a/b/c"}, {"PATH_INFO", "/a/x"}});
+  EXPECT_EQ(s.all_path_info, (std::vector<std::string>{"/b/c", "/x"}));
+}
+
+TEST(RequestMapper, Modifier30StripsInPlace) {
+  Vars vars = {{"SCRIPT_NAME", "/app"}, {"PATH_INFO", "/app/rest"}};
+  auto f = fields(vars);
+  const char* path_info = f[1].value.data();
+  RequestMapper m;
+  sdk::Request r;
+  ASSERT_EQ(m.map(f, 30, r), "");
+  // A view of the suffix of the same bytes, in the caller's array that
+  // cgi_vars spans: nothing is copied or reallocated.
+  EXPECT_EQ(f[1].value.data(), path_info + 4);
+  EXPECT_EQ(r.cgi_vars.data(), f.data());
+  EXPECT_EQ(r.path.data(), path_info + 4);
+  EXPECT_EQ(vars[1].second, "/app/rest");  // the packet bytes themselves are unchanged
+}
+
+TEST(RequestMapper, OtherModifiersKeepPathInfo) {
+  Vars vars = {{"SCRIPT_NAME", "/app"}, {"PATH_INFO", "/app/rest"}};
+  for (std::uint8_t mod : {0, 5, 29, 31}) {
+    auto f = fields(vars);
+    RequestMapper m;
+    sdk::Request r;
+    ASSERT_EQ(m.map(f, mod, r), "");
+    EXPECT_EQ(r.modifier1, mod);
+    EXPECT_EQ(r.path, "/app/rest");
+    EXPECT_EQ(cgi_var(r, "PATH_INFO"), "/app/rest");
+  }
+}
+
 TEST(VarsParser, HeaderIsLittleEndian) {
   const char h[4] = {5, 0x34, 0x12, 9};
   PacketHeader p = parse_header(h);

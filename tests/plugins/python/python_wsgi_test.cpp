@@ -1,5 +1,6 @@
 // PEP 3333 behaviour of the python plugin, through the real .so and one
 // test application (apps/pep3333_app.py) that routes on PATH_INFO.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -569,6 +570,63 @@ TEST_F(Wsgi, ErrorsStreamLogsWholeLines) {
                     "printed to errors\n"})
     EXPECT_NE(logs.find(line), std::string::npos) << line << "in:\n" << logs;
   EXPECT_TRUE(host().logged("line one", LogLevel::error));
+}
+
+// Runs `code` in the plugin's interpreter: libpython is global once the
+// plugin exists (see interpreter.cpp). A thread of its own takes the GIL the
+// plain PyGILState way, whatever state the plugin keeps for this thread.
+bool run_python(const std::string& code) {
+  using Ensure = int (*)();
+  using Release = void (*)(int);
+  using Run = int (*)(const char*);
+  auto ensure = reinterpret_cast<Ensure>(::dlsym(RTLD_DEFAULT, "PyGILState_Ensure"));
+  auto release = reinterpret_cast<Release>(::dlsym(RTLD_DEFAULT, "PyGILState_Release"));
+  auto run = reinterpret_cast<Run>(::dlsym(RTLD_DEFAULT, "PyRun_SimpleString"));
+  if (!ensure || !release || !run) return false;
+  int rc = -1;
+  std::thread([&] {
+    int gil = ensure();
+    rc = run(code.c_str());
+    release(gil);
+  }).join();
+  return rc == 0;
+}
+
+TEST_F(Wsgi, ErrorsStreamEscapesLoneSurrogatesLikeStderr) {
+  // The test app has no route writing arbitrary text, so /environ's helper
+  // is swapped for one (and put back) in the loaded module itself.
+  const std::string find_app =
+      "import sys\n"
+      "_m = next(m for m in list(sys.modules.values())\n"
+      "          if getattr(m, '__file__', '') and m.__file__.endswith('pep3333_app.py'))\n";
+  ASSERT_TRUE(run_python(find_app +
+                         "def _probe(environ, start_response):\n"
+                         "    err = environ['wsgi.errors']\n"
+                         "    n = err.write('bad-\\udcff-x\\n')\n"
+                         "    err.writelines(['lone \\ud800 ', 'end\\n'])\n"
+                         "    print('via print \\udc80', file=err)\n"
+                         "    err.write('still fine\\n')\n"
+                         "    start_response('200 OK', [])\n"
+                         "    return [str(n).encode()]\n"
+                         "_m._saved_environ_dump = _m.environ_dump\n"
+                         "_m.environ_dump = _probe\n"));
+  Result r{Status::internal_error, {}};
+  auto logs = logs_of([&] { r = get("/environ"); });
+  ASSERT_TRUE(run_python(find_app + "_m.environ_dump = _m._saved_environ_dump\n"));
+
+  // The application did not see an exception, and write() counted the
+  // characters it was given, as for any other str.
+  EXPECT_EQ(r.status, Status::ok) << logs;
+  EXPECT_EQ(r.writer.status, "200 OK") << logs;
+  EXPECT_EQ(r.writer.body, "8");
+  // Each surrogate is logged as its backslash escape (sys.stderr's
+  // errors='backslashreplace'), the rest of the line untouched.
+  for (auto line : {"bad-\\udcff-x\n", "lone \\ud800 end\n", "via print \\udc80\n", "still fine\n"})
+    EXPECT_NE(logs.find(line), std::string::npos) << line << " in:\n" << logs;
+  EXPECT_TRUE(host().logged("bad-\\udcff-x", LogLevel::error));
+  EXPECT_EQ(logs.find("UnicodeEncodeError"), std::string::npos) << logs;
+  // The swap is undone: /environ is the environ dump again.
+  EXPECT_NE(get("/environ").writer.body.find("\"PATH_INFO\""), std::string::npos);
 }
 
 // ---------------------------------------------------------------- object reuse
