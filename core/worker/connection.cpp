@@ -131,12 +131,14 @@ sdk::Status Connection::send_all(std::span<const struct iovec> parts, int flags)
     ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | flags);
     if (n < 0) {
       // A slow reader: keep a tail that fits and let the thread go.
+      if (errno == EAGAIN) waited_ = true;
       if (errno == EAGAIN && keep(iov + first, count - first, left_total)) return sdk::Status::ok;
       if (auto st = retry_after_error(POLLOUT); st != sdk::Status::ok) return st;
       continue;
     }
     auto left = static_cast<size_t>(n);
     left_total -= left;
+    written_ += left;
     while (first < count && left >= iov[first].iov_len) {
       left -= iov[first].iov_len;
       ++first;
@@ -160,6 +162,14 @@ sdk::Status Connection::drain_pending() noexcept {
   }
 }
 
+bool Connection::close_would_reset_output() noexcept {
+  constexpr std::uint64_t kSmallOutput = 8192;
+  if (aborted_ || (written_ <= kSmallOutput && !waited_ && !has_pending())) return false;
+  char probe[512];
+  ssize_t n = ::recv(fd_, probe, sizeof probe, MSG_DONTWAIT);
+  return n > 0;  // the lingering close reads and drops the rest
+}
+
 Connection::Flush Connection::flush_pending() noexcept {
   while (has_pending()) {
     ssize_t n = ::send(fd_, pending_.data() + pending_sent_, pending_.size() - pending_sent_, MSG_NOSIGNAL);
@@ -168,6 +178,7 @@ Connection::Flush Connection::flush_pending() noexcept {
       return errno == EAGAIN ? Flush::again : Flush::failed;
     }
     pending_sent_ += static_cast<std::size_t>(n);
+    written_ += static_cast<std::uint64_t>(n);
     budget_.in_use.fetch_sub(static_cast<std::size_t>(n), std::memory_order_relaxed);
   }
   drop_pending();
@@ -198,6 +209,7 @@ sdk::Status Connection::send_file(int file_fd, std::int64_t offset, std::int64_t
     }
     if (n == 0) return sdk::Status::io_error;  // file shorter than promised
     count -= n;
+    written_ += static_cast<std::uint64_t>(n);
   }
   return sdk::Status::ok;
 }

@@ -51,6 +51,13 @@ class Connection final : public sdk::Transport {
 
   int fd() const { return fd_; }
 
+  // Closing now could destroy response bytes still in flight: the client
+  // sent bytes we never read (a close() with unread input makes the kernel
+  // send a reset, which discards our unsent data). Only checked (one
+  // recv) when much was written or a write had to wait: a small response
+  // leaves within TCP's initial window, before the close.
+  bool close_would_reset_output() noexcept;
+
   // Response bytes kept for a slow reader, not yet sent.
   bool has_pending() const { return pending_sent_ < pending_.size(); }
   // Event loop: sends what the socket takes now. ok: nothing left (and a
@@ -90,6 +97,8 @@ class Connection final : public sdk::Transport {
   WriteBudget& budget_;
   std::string pending_;          // kept response bytes; sent from pending_sent_ on
   std::size_t pending_sent_ = 0;
+  std::uint64_t written_ = 0;    // bytes handed to the socket, all requests
+  bool waited_ = false;          // a write found the socket full
   bool aborted_ = false;
   bool ended_ = false;           // write_last() was called
   bool shutdown_pending_ = false;  // ... and its shutdown waits for pending_

@@ -405,6 +405,10 @@ void Worker::apply(Connection& c, sdk::Progress progress) {
         linger_close(c, c.session->pending_output());
         return;
       case sdk::Progress::close:
+        if (c.state == Connection::State::in_app && c.close_would_reset_output()) {
+          linger_close(c, {});
+          return;
+        }
         close_connection(c);
         return;
     }

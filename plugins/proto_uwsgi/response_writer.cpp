@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <trellis/http_rules.hpp>
+
 #include <algorithm>
 #include <new>
 
@@ -10,18 +12,6 @@
 namespace trellis::uwsgi {
 
 using sdk::Status;
-
-namespace {
-
-// The same rule as proto_http's encode_response_start(); duplicated because
-// the two plugins are separate shared objects with no common helper. Keep
-// them in step. RFC 9110 §6.4.1/§15.3.5/§15.4.5: no body follows 1xx, 204
-// or 304. §8.6: no Content-Length on 1xx or 204, while a 304 may announce
-// the length of the selected representation, so an application's is kept.
-constexpr bool status_has_no_body(int code) noexcept { return code < 200 || code == 204 || code == 304; }
-constexpr bool status_forbids_length(int code) noexcept { return code < 200 || code == 204; }
-
-}  // namespace
 
 void UwsgiResponseWriter::begin(const sdk::Request& request) {
   protocol_ = response_protocol(request.protocol);
@@ -41,10 +31,18 @@ Status UwsgiResponseWriter::start(std::string_view status, std::span<const sdk::
   // A WSGI-style application cannot send an interim response: a 1xx as the
   // final status would leave the peer waiting for the real one.
   if (!code || *code < 200) return Status::invalid_argument;
-  const bool drop_length = status_forbids_length(*code);
+  const bool zero_length = sdk::status_needs_zero_length(*code);
+  const bool drop_length = sdk::status_forbids_length(*code) || zero_length;
   std::optional<std::int64_t> length;
   for (const auto& h : headers) {
     if (!valid_header_name(h.name) || !valid_header_value(h.value)) return Status::invalid_argument;
+    // The server frames the body; hop-by-hop fields are the server's (PEP
+    // 3333), and a Transfer-Encoding would contradict the framing.
+    if (sdk::is_hop_by_hop_field(h.name)) {
+      host_.logf(sdk::LogLevel::error, "uwsgi: refusing the application's response: hop-by-hop header field %.*s",
+                 static_cast<int>(h.name.size()), h.name.data());
+      return Status::invalid_argument;
+    }
     if (iequals_ascii(h.name, "Content-Length")) {
       auto n = parse_length_value(h.value);
       // Two different lengths would let the peer pick either framing.
@@ -54,7 +52,8 @@ Status UwsgiResponseWriter::start(std::string_view status, std::span<const sdk::
   }
   try {
     std::string head;
-    append_head(head, protocol_, status, headers, std::nullopt, drop_length);
+    append_head(head, protocol_, status, headers, zero_length ? std::optional<std::int64_t>(0) : std::nullopt,
+                drop_length);
     head.resize(head.size() - 2);  // the blank line goes out in send()
     head_ = std::move(head);
   } catch (const std::bad_alloc&) {
@@ -66,7 +65,7 @@ Status UwsgiResponseWriter::start(std::string_view status, std::span<const sdk::
 }
 
 bool UwsgiResponseWriter::body_allowed() const noexcept {
-  return !head_request_ && !status_has_no_body(status_code_);
+  return !head_request_ && !sdk::status_forbids_content(status_code_);
 }
 
 bool UwsgiResponseWriter::may_add_length() const noexcept {

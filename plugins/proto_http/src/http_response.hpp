@@ -49,6 +49,7 @@ class HttpResponse final : public sdk::ResponseWriter {
   // Whether the connection may carry another request.
   bool reusable() const noexcept;
   bool aborted() const noexcept { return aborted_; }
+  bool broken() const noexcept { return broken_; }
 
   int status() const noexcept { return headers_sent_ ? info_.status : 0; }
   std::uint64_t body_bytes() const noexcept { return body_bytes_; }

@@ -255,6 +255,17 @@ Progress HttpSession::finish_request() noexcept {
   const bool keep = response_.reusable() && body_done_ && body_error_ == sdk::Status::ok;
   if (!keep) {
     state_ = State::closed;
+    // The client may still be sending: bytes already here after this
+    // request (a pipelined request, an extra CRLF), a body the application
+    // left unread, or a next request sent in the belief that the connection
+    // stays open. Closing with unread bytes makes the kernel reset the
+    // connection, which destroys the end of the response still in flight
+    // (RFC 9112 §9.6): the core half-closes and reads until the client is
+    // done instead (respond_and_close with nothing left to send). A client
+    // that asked to close and sent nothing more gets the plain close.
+    // An aborted response must end in a reset, never in a clean FIN.
+    const bool client_may_send = raw_pos_ < end_ || !body_done_ || parser_.head().keep_alive;
+    if (client_may_send && !response_.aborted() && !response_.broken()) return Progress::respond_and_close;
     return Progress::close;
   }
   // The next request starts where this one's body ended.

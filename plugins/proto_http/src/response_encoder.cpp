@@ -3,6 +3,8 @@
 #include <charconv>
 #include <limits>
 
+#include <trellis/http_rules.hpp>
+
 #include "char_class.hpp"
 
 namespace trellis::http {
@@ -45,17 +47,21 @@ const char* encode_response_start(std::string_view status, std::span<const sdk::
   // Continue are the server's, not the application's).
   if (info.status < 200) return "interim (1xx) status as the final response";
   if (!valid_value(status.substr(4))) return "control character in the reason phrase";
-  // The same rule is duplicated in proto_uwsgi's response_writer.cpp (the
-  // plugins share no code); keep them in step. 1xx cannot reach here now,
-  // but the rule stays whole.
-  info.no_body = info.status < 200 || info.status == 204 || info.status == 304;
-  const bool length_forbidden = info.status < 200 || info.status == 204;
+  info.no_body = sdk::status_forbids_content(info.status);
+  const bool zero_length = sdk::status_needs_zero_length(info.status);
+  // The application's length is dropped where none is allowed, and where
+  // the server frames the (empty) content itself.
+  const bool drop_length = sdk::status_forbids_length(info.status) || zero_length;
 
   out.clear();
   out.append("HTTP/1.1 ").append(status).append("\r\n");
   for (const sdk::Field& f : headers) {
     if (!is_token(f.name)) return "response header name is not a token";
     if (!valid_value(f.value)) return "control character in a response header value";
+    // The server frames the body and manages the connection; a hop-by-hop
+    // field from the application (Transfer-Encoding, Keep-Alive, Upgrade,
+    // TE, Trailer...) would contradict what it does (PEP 3333).
+    if (sdk::is_hop_by_hop_field(f.name)) return "hop-by-hop header field set by the application";
     switch (f.name.size()) {
       case 4:
         if (iequals(f.name, "date")) info.has_date = true;
@@ -84,20 +90,16 @@ const char* encode_response_start(std::string_view status, std::span<const sdk::
           if (info.content_length >= 0 && info.content_length != n) return "conflicting Content-Length values";
           bool repeated = info.content_length >= 0;
           info.content_length = n;
-          if (repeated || length_forbidden) continue;
+          if (repeated || drop_length) continue;
         }
-        break;
-      case 17:
-        // The server frames the body; an application-chosen coding would
-        // desynchronise the framing.
-        if (iequals(f.name, "transfer-encoding")) return "Transfer-Encoding set by the application";
         break;
       default:
         break;
     }
     out.append(f.name).append(": ").append(f.value).append("\r\n");
   }
-  if (length_forbidden) info.content_length = -1;
+  if (drop_length) info.content_length = -1;
+  if (zero_length) out.append("Content-Length: 0\r\n");
   return nullptr;
 }
 

@@ -20,7 +20,7 @@ struct ResponseStartInfo {
   bool conn_close = false;           // the application asked to close
   bool has_date = false;
   bool has_server = false;
-  bool no_body = false;              // 1xx, 204, 304
+  bool no_body = false;              // 1xx, 204, 205, 304
 };
 
 // Writes "HTTP/1.1 <status>\r\n" and the application's fields (except the

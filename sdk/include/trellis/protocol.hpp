@@ -60,7 +60,8 @@ class Transport {
 enum class Progress {
   need_more,          // wait for more bytes
   request_ready,      // request()/response() may be handed to the runtime
-  respond_and_close,  // write pending_output() (an error reply), then close
+  respond_and_close,  // write pending_output() (an error reply, or nothing), half-close,
+                      // read and drop what the client still sends, then close
   close,              // close quietly (peer went away between requests)
 };
 

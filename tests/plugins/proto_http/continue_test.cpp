@@ -53,7 +53,7 @@ TEST(Continue, UnreadBodyMeansNoContinueAndClose) {
   default_responder(s->request(), s->response());
   EXPECT_EQ(t.wire.find("100 Continue"), std::string::npos);
   EXPECT_NE(t.wire.find("Connection: close\r\n"), std::string::npos);
-  EXPECT_EQ(s->finish_request(), sdk::Progress::close);
+  EXPECT_EQ(s->finish_request(), kLingeringClose);
   s->release();
 }
 
@@ -90,7 +90,7 @@ TEST(Continue, ChunkedOverLimitWhileStreaming) {
   EXPECT_EQ(c.body, "abc");
   EXPECT_EQ(c.body_status, sdk::Status::too_large);
   default_responder(s->request(), s->response());
-  EXPECT_EQ(s->finish_request(), sdk::Progress::close);
+  EXPECT_EQ(s->finish_request(), kLingeringClose);
   s->release();
 }
 
@@ -103,7 +103,7 @@ TEST(Continue, TruncatedBodyIsAnError) {
   EXPECT_EQ(c.body, "hel");
   EXPECT_EQ(c.body_status, sdk::Status::closed);
   default_responder(s->request(), s->response());
-  EXPECT_EQ(s->finish_request(), sdk::Progress::close);
+  EXPECT_EQ(s->finish_request(), kLingeringClose);
   s->release();
 }
 

@@ -153,7 +153,7 @@ TEST(ResponseWriter, FewerBytesThanContentLengthCloses) {
     w.write("hello", false);
     w.finish();
   });
-  EXPECT_EQ(e.next, sdk::Progress::close);
+  EXPECT_EQ(e.next, kLingeringClose);
   EXPECT_NE(e.wire.find("Content-Length: 10\r\n"), std::string::npos);
 }
 
@@ -270,6 +270,38 @@ TEST(ResponseWriter, HeaderInjectionIsRefused) {
   EXPECT_FALSE(e.logs.empty());
 }
 
+TEST(ResponseWriter, HopByHopFieldsFromTheApplicationAreRefused) {
+  // PEP 3333 "Other HTTP Features": a fatal error of the application.
+  Exchange e = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
+    for (std::string_view name : {"Keep-Alive", "upgrade", "TE", "Trailer", "Trailers", "Transfer-Encoding",
+                                  "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection"}) {
+      Field f[] = {{name, "x"}};
+      EXPECT_EQ(w.start("200 OK", f), Status::invalid_argument) << name;
+    }
+    // Look-alikes are ordinary fields; Connection is the server's, but an
+    // application's "close" is honoured (below).
+    Field ok[] = {{"Keep-Alives", "1"}, {"Tea", "2"}, {"Connection", "close"}};
+    EXPECT_EQ(w.start("200 OK", ok), Status::ok);
+    w.write("ok", true);
+  });
+  EXPECT_NE(e.wire.find("Keep-Alives: 1\r\nTea: 2\r\n"), std::string::npos) << e.wire;
+  EXPECT_NE(e.wire.find("Connection: close\r\n"), std::string::npos) << e.wire;
+  EXPECT_EQ(e.next, kLingeringClose);
+}
+
+TEST(ResponseWriter, ResetContentHasAnEmptyFramedBody) {
+  // RFC 9110 §15.3.6: no content in a 205; it is framed with a zero length
+  // (a client does not know a 205 to be bodiless), so keep-alive goes on.
+  Exchange e = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
+    Field h[] = {{"Content-Length", "4"}};
+    EXPECT_EQ(w.start("205 Reset Content", h), Status::ok);
+    EXPECT_EQ(w.write("body", true), Status::ok);
+  });
+  EXPECT_EQ(e.wire, "HTTP/1.1 205 Reset Content\r\nContent-Length: 0\r\nServer: trellis\r\nDate: X\r\n\r\n");
+  EXPECT_EQ(e.next, sdk::Progress::need_more);
+  EXPECT_EQ(e.summary.body_bytes, 0u);
+}
+
 TEST(ResponseWriter, EmptyReasonPhraseIsValid) {
   Exchange e = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
     EXPECT_EQ(w.start("299 ", {}), Status::ok);
@@ -285,7 +317,7 @@ TEST(ResponseWriter, ApplicationConnectionCloseIsHonoured) {
     w.write("x", true);
   });
   EXPECT_EQ(e.wire, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\nServer: trellis\r\nDate: X\r\n\r\nx");
-  EXPECT_EQ(e.next, sdk::Progress::close);
+  EXPECT_EQ(e.next, kLingeringClose);
 }
 
 TEST(ResponseWriter, ApplicationDateAndServerAreKept) {
@@ -336,7 +368,7 @@ TEST(ResponseWriter, AbortBeforeHeadersSendsNothing) {
 TEST(ResponseWriter, DrainingClosesAfterTheResponse) {
   Exchange e = run_exchange(kGet, default_responder, /*drain=*/true);
   EXPECT_NE(e.wire.find("\r\nConnection: close\r\n"), std::string::npos);
-  EXPECT_EQ(e.next, sdk::Progress::close);
+  EXPECT_EQ(e.next, kLingeringClose);
 }
 
 TEST(ResponseWriter, RuntimeThatNeverAnsweredGets500) {
@@ -505,7 +537,7 @@ TEST(ResponseEnd, HeadResponseEndsWithItsHead) {
 TEST(ResponseEnd, DrainingServerEndsTheStream) {
   Exchange e = run_exchange(kGet, hello, /*drain=*/true);
   EXPECT_EQ(e.ends, 1);
-  EXPECT_EQ(e.next, sdk::Progress::close);
+  EXPECT_EQ(e.next, kLingeringClose);
 }
 
 TEST(ResponseEnd, AbortNeverEndsTheStreamCleanly) {
@@ -515,6 +547,41 @@ TEST(ResponseEnd, AbortNeverEndsTheStreamCleanly) {
     w.abort();
   });
   EXPECT_EQ(e.ends, 0);
+  EXPECT_TRUE(e.transport_aborted);
+}
+
+// RFC 9112 §9.6: closing with unread client bytes makes the kernel reset
+// the connection and destroy the response in flight; the session asks for a
+// lingering close whenever the client may still be sending.
+TEST(ResponseEnd, ClientThatAskedToCloseAndSentNothingMoreGetsAPlainClose) {
+  EXPECT_EQ(run_exchange(kGetClose, hello).next, sdk::Progress::close);
+  EXPECT_EQ(run_exchange(kGet10, hello).next, sdk::Progress::close);
+}
+
+TEST(ResponseEnd, BytesAfterAClosingRequestMeanALingeringClose) {
+  for (const std::string& extra : {kGet, std::string("\r\n")}) {
+    Exchange e = run_exchange(kGetClose + extra, hello);
+    EXPECT_EQ(e.next, kLingeringClose) << extra;
+    EXPECT_EQ(e.ends, 1);  // the response itself still ends the stream at once
+  }
+}
+
+TEST(ResponseEnd, KeepAliveClientAnsweredWithACloseGetsALingeringClose) {
+  Exchange e = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
+    Field h[] = {{"Connection", "close"}};
+    w.start("200 OK", h);
+    w.write("bye", true);
+  });
+  EXPECT_EQ(e.next, kLingeringClose);
+}
+
+TEST(ResponseEnd, AbortedResponseEndsInAReset) {
+  Exchange e = run_exchange(kGet, [](sdk::Request&, sdk::ResponseWriter& w) {
+    w.start("200 OK", {});
+    w.write("ab", false);
+    w.abort();
+  });
+  EXPECT_EQ(e.next, sdk::Progress::close);  // never a clean half-close
   EXPECT_TRUE(e.transport_aborted);
 }
 

@@ -26,6 +26,12 @@ namespace trellis::http::test {
 using trellis::test::FakeHost;
 using trellis::test::FakeTransport;
 
+// finish_request()'s answer when the connection ends while the client may
+// still be sending (a keep-alive request answered with a close, a body left
+// unread, bytes after the request): nothing to send, and the core closes by
+// half-closing and draining, so no reset destroys the response in flight.
+constexpr sdk::Progress kLingeringClose = sdk::Progress::respond_and_close;
+
 // A request as the application saw it, copied out of the session.
 struct Captured {
   std::string method, uri, path, query, protocol, scheme, server_name, server_port, remote_addr;
@@ -123,7 +129,11 @@ inline DriveResult drive(const std::string& input, Splitter split, const Session
       pos = t.read_pos;
       p = s->finish_request();
     }
-    if (p == sdk::Progress::respond_and_close) {
+    if (p == sdk::Progress::respond_and_close && s->pending_output().empty()) {
+      // Nothing to send: the core half-closes and drains (lingering close).
+      res.outcome.closed = true;
+      done = true;
+    } else if (p == sdk::Progress::respond_and_close) {
       std::string_view out = s->pending_output();
       res.outcome.error_status = out.size() > 12 ? std::stoi(std::string(out.substr(9, 3))) : -1;
       t.wire.append(out);

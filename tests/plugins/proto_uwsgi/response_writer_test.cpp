@@ -293,5 +293,30 @@ TEST_F(ResponseWriter, AbortNeverEndsTheStreamCleanly) {
   EXPECT_EQ(transport.ends, 0);
 }
 
+TEST_F(ResponseWriter, HopByHopFieldsFromTheApplicationAreRefused) {
+  // PEP 3333 "Other HTTP Features", as the HTTP plugin does: a
+  // Transfer-Encoding next to the server's framing would mislead the peer.
+  begin();
+  for (std::string_view name : {"Transfer-Encoding", "keep-alive", "Upgrade", "TE", "Trailer", "Proxy-Authenticate"}) {
+    sdk::Field f[] = {{name, "x"}};
+    EXPECT_EQ(writer.start("200 OK", f), Status::invalid_argument) << name;
+  }
+  ASSERT_EQ(host.logs.size(), 6u);
+  EXPECT_NE(host.logs[0].text.find("hop-by-hop header field Transfer-Encoding"), std::string::npos) << host.logs[0].text;
+  sdk::Field ok[] = {{"Keep-Alives", "1"}};
+  ASSERT_EQ(writer.start("200 OK", ok), Status::ok);
+  ASSERT_EQ(writer.write("accepted", true), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 200 OK\r\nKeep-Alives: 1\r\nContent-Length: 8\r\n\r\naccepted");
+}
+
+TEST_F(ResponseWriter, ResetContentHasAnEmptyFramedBody) {
+  begin();
+  sdk::Field h[] = {{"Content-Length", "4"}};
+  ASSERT_EQ(writer.start("205 Reset Content", h), Status::ok);
+  ASSERT_EQ(writer.write("body", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(transport.wire, "HTTP/1.1 205 Reset Content\r\nContent-Length: 0\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace trellis::uwsgi::test
