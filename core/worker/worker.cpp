@@ -319,7 +319,6 @@ void Worker::on_readable(Connection& c) {
       return;
     }
   }
-  if (c.state == Connection::State::flushing) return;
   if (c.state != Connection::State::reading) return;
   for (;;) {
     auto space = c.session->read_space();
