@@ -40,6 +40,9 @@ struct WorkerSlot {
   std::atomic<int> id{0};  // logical worker number, set by the master
   // Observability (stats server, /metrics); written by the worker only.
   std::atomic<std::uint64_t> status_class[kStatusClasses]{};
+  // Requests the protocol answered itself, before any application
+  // (malformed, too large...), by status class.
+  std::atomic<std::uint64_t> refused_class[kStatusClasses]{};
   std::atomic<std::uint64_t> duration_bucket[kDurationBuckets]{};  // not cumulative
   std::atomic<std::uint64_t> running_time_us{0};  // sum of request durations
   std::atomic<std::uint64_t> avg_rt_us{0};        // uWSGI's running average

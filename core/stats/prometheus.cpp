@@ -70,6 +70,11 @@ std::string prometheus_metrics(const Snapshot& s) {
     sample(out, "trellis_requests_total", std::string("status=\"") + kClasses[i] + "\"", t.status_class[i]);
   sample(out, "trellis_requests_total", "status=\"other\"", t.status_class[0]);
 
+  family(out, "trellis_refused_requests_total", "counter",
+         "Requests the protocol answered itself, before any application (malformed, too large), by status class.");
+  for (std::size_t i = 4; i <= 5; ++i)
+    sample(out, "trellis_refused_requests_total", std::string("status=\"") + kClasses[i] + "\"", t.refused_class[i]);
+
   family(out, "trellis_request_duration_seconds", "histogram", "Time from a complete request to the response.");
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < kDurationBoundsUs.size(); ++i) {

@@ -8,6 +8,7 @@ namespace trellis::core {
 
 void Counters::add(const Counters& o) {
   for (std::size_t i = 0; i < status_class.size(); ++i) status_class[i] += o.status_class[i];
+  for (std::size_t i = 0; i < refused_class.size(); ++i) refused_class[i] += o.refused_class[i];
   for (std::size_t i = 0; i < duration_bucket.size(); ++i) duration_bucket[i] += o.duration_bucket[i];
   requests += o.requests;
   exceptions += o.exceptions;
@@ -19,6 +20,7 @@ Counters read_counters(WorkerSlot& ws) {
   constexpr auto r = std::memory_order_relaxed;
   Counters c;
   for (std::size_t i = 0; i < kStatusClasses; ++i) c.status_class[i] = ws.status_class[i].load(r);
+  for (std::size_t i = 0; i < kStatusClasses; ++i) c.refused_class[i] = ws.refused_class[i].load(r);
   for (std::size_t i = 0; i < kDurationBuckets; ++i) c.duration_bucket[i] = ws.duration_bucket[i].load(r);
   c.requests = ws.requests.load(r);
   c.exceptions = ws.exceptions.load(r);

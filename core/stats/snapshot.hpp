@@ -25,6 +25,7 @@ struct CoreStats {
 
 struct Counters {
   std::array<std::uint64_t, kStatusClasses> status_class{};
+  std::array<std::uint64_t, kStatusClasses> refused_class{};
   std::array<std::uint64_t, kDurationBuckets> duration_bucket{};
   std::uint64_t requests = 0;
   std::uint64_t exceptions = 0;

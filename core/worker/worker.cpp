@@ -400,9 +400,16 @@ void Worker::apply(Connection& c, sdk::Progress progress) {
         progress = serve(c, 0);
         check_recycle();
         continue;
-      case sdk::Progress::respond_and_close:
-        linger_close(c, c.session->pending_output());
+      case sdk::Progress::respond_and_close: {
+        std::string_view reply = c.session->pending_output();
+        if (!reply.empty()) {
+          // The protocol refused the request itself (an error reply).
+          int status = c.session->summary().status;
+          slot_.refused_class[status >= 100 && status < 600 ? status / 100 : 0].fetch_add(1, std::memory_order_relaxed);
+        }
+        linger_close(c, reply);
         return;
+      }
       case sdk::Progress::close:
         if (c.state == Connection::State::in_app && c.close_would_reset_output()) {
           linger_close(c, {});

@@ -325,6 +325,27 @@ def test_metrics_count_exactly(server, tmp_path):
     assert sum(w["exceptions"] for w in doc["workers"]) == 2
 
 
+def test_requests_the_protocol_refuses_are_counted_apart(server):
+    # Malformed or oversized requests never reach the application: they are
+    # not in trellis_requests_total, but an operator still sees them.
+    port = free_port()
+    s = server(*BASE, "--processes", "1", "--buffer-size", "2048", "--stats", f"127.0.0.1:{port}", "--stats-http")
+    bad = [b"GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n",            # 400
+           b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + b"y" * 4096 + b"\r\n\r\n",  # 431
+           b"GET / HTTP/2.0\r\nHost: a\r\n\r\n"]                                 # 505
+    for raw in bad:
+        with socket.create_connection(("127.0.0.1", s.port), timeout=5) as c:
+            c.sendall(raw)
+            assert c.recv(100)[:9] == b"HTTP/1.1 "
+    assert http_get(s.port, "/")[0] == 200
+    fams = wait_until(lambda: (f := metrics(port)) and value(f, "trellis_refused_requests_total", status="5xx") == 1
+                      and f)
+    assert value(fams, "trellis_refused_requests_total", status="4xx") == 2
+    assert value(fams, "trellis_refused_requests_total", status="5xx") == 1
+    assert value(fams, "trellis_requests_total", status="2xx") == 1
+    assert value(fams, "trellis_requests_total", status="4xx") == 0
+
+
 def test_totals_survive_recycled_workers_and_harakiri(server):
     port = free_port()
     s = server(*BASE, "--processes", "1", "--max-requests", "5", "--harakiri", "1",
