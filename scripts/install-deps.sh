@@ -11,8 +11,11 @@ if [[ "${1:-}" == "--test" ]]; then
   # integration tests; flask/django: real applications; wrk, uwsgi, gunicorn:
   # the side-by-side benchmarks.
   # file, pkgconf, dpkg-dev: the package tests (CPack's shlibdeps, pkg-config).
+  # apache2-utils (ab), python3-httpx, python3-aiohttp: real HTTP clients the
+  # black-box client tests drive trellis with.
   packages+=(clang libclang-rt-dev python3-pytest python3-requests python3-flask python3-django
-             nginx-light wrk uwsgi-core uwsgi-plugin-python3 gunicorn curl procps file pkgconf dpkg-dev)
+             nginx-light wrk uwsgi-core uwsgi-plugin-python3 gunicorn curl procps file pkgconf dpkg-dev
+             apache2-utils python3-httpx python3-aiohttp)
 fi
 
 missing=()

@@ -309,6 +309,24 @@ void Master::tick(std::int64_t now) {
       }
     }
   }
+  // A worker recycling itself (--max-requests, --reload-on-rss) has stopped
+  // accepting: its successor starts now, not once the last keep-alive
+  // connection of the old one is gone, so new clients never wait for that
+  // drain. Marking it stopped starts --worker-reload-mercy; the TERM it
+  // gets changes nothing for a worker already draining.
+  if (!stopping_) {
+    std::vector<int> successors;
+    for (auto& [pid, p] : procs_) {
+      if (p.term_sent_ms || p.generation != generation_ || p.id > settings_.processes) continue;
+      WorkerSlot& ws = scoreboard_.worker(p.slot);
+      if (!ws.draining.load() || static_cast<RecycleReason>(ws.recycle_reason.load()) == RecycleReason::none) continue;
+      stop_worker(pid, p, now);
+      ws.respawns.fetch_add(1);
+      respawns_total_++;
+      successors.push_back(p.id);
+    }
+    for (int id : successors) spawn(id, generation_);
+  }
   // Reload: an old worker stops only once its successor is ready.
   for (auto& [pid, p] : procs_) {
     if (stopping_ || p.generation >= generation_ || p.term_sent_ms) continue;
