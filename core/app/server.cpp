@@ -117,9 +117,19 @@ int listen_backlog(const config::Config& cfg) {
   return static_cast<int>(wanted);
 }
 
-int positive(const config::Config& cfg, const char* name, long long fallback) {
+// An integer option within [0, max]: a larger value is refused, never
+// truncated (--processes 4294967298 must not quietly mean 2).
+// Seconds that become milliseconds in an int somewhere: a day is plenty.
+constexpr long long kMaxSeconds = 86400;
+// Worker processes or threads: far more than any machine serves well, small
+// enough for the shared scoreboard.
+constexpr long long kMaxWorkers = 4096;
+
+int positive(const config::Config& cfg, const char* name, long long fallback, long long max = kMaxSeconds) {
   long long v = cfg.integer(name, fallback);
   if (v < 0) throw StartupError(std::string("--") + name + " must not be negative");
+  if (v > max) throw StartupError(std::string("--") + name + " " + std::to_string(v) + " is too large (at most " +
+                                  std::to_string(max) + ")");
   return static_cast<int>(v);
 }
 
@@ -155,7 +165,10 @@ int run_server(int argc, char** argv) {
       setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
     }
     if (auto d = cfg.get("daemonize")) daemonize(*d);
-    log::configure(cfg.get("logto").value_or(""), cfg.get("log-level").value_or("info"));
+    // The --daemonize file is the log file unless --logto names another;
+    // either way SIGUSR1 reopens it.
+    log::configure(cfg.get("logto").value_or(cfg.get("daemonize").value_or("")),
+                   cfg.get("log-level").value_or("info"));
     log::set_process_label("master");
     // Compiled once here; every worker inherits it across fork.
     configure_request_log(cfg.get("log-format").value_or(""));
@@ -163,8 +176,9 @@ int run_server(int argc, char** argv) {
     ServerState state;
     state.config = &cfg;
     state.context.option_values = [&cfg](std::string_view name) { return cfg.values(name); };
-    state.context.identity.processes = positive(cfg, "processes", 1);
-    state.context.identity.threads = std::max(1, positive(cfg, "threads", 1));
+    state.context.identity.processes = positive(cfg, "processes", 1, kMaxWorkers);
+    state.context.identity.threads = std::max(1, positive(cfg, "threads", 1, kMaxWorkers));
+    for (const char* timeout : {"header-timeout", "keepalive-timeout", "socket-timeout"}) positive(cfg, timeout, 0);
     state.context.identity.pid = getpid();
     if (state.context.identity.processes < 1) throw StartupError("--processes must be at least 1");
 
@@ -289,6 +303,7 @@ int run_server(int argc, char** argv) {
 
     MasterSettings ms;
     ms.processes = state.context.identity.processes;
+    ms.min_processes = std::max<int>(1, static_cast<int>(state.slot_listeners.size()));
     ms.harakiri_s = positive(cfg, "harakiri", 0);
     ms.worker_reload_mercy_s = positive(cfg, "worker-reload-mercy", 60);
     ms.pidfile = cfg.get("pidfile").value_or("");

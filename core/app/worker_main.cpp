@@ -91,6 +91,7 @@ void become_loader() {
 
 int worker_main(ServerState& state, int id, int slot, std::uint64_t generation, bool load_application) {
   log::set_process_label("worker " + std::to_string(id));
+  log::reopen();  // forked by a loader older than the last log rotation, maybe
   // Shows in ps/top: which process is which worker.
   std::string comm = "trellis-w" + std::to_string(id);
   prctl(PR_SET_NAME, comm.c_str());

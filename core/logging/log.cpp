@@ -2,20 +2,24 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
-#include "logging/appending_file_sink.hpp"
+#include <spdlog/sinks/base_sink.h>
+
+#include "logging/log_file.hpp"
 
 namespace trellis::log {
 
 namespace {
-// stderr gets the same one-write-per-line treatment as files, so workers
-// sharing the terminal or a pipe never garble each other's lines.
-std::shared_ptr<AppendingFileSink> g_file_sink;
+// Every line goes to stderr in one write, so workers sharing the terminal,
+// a pipe or the --logto file (which stderr then is) never garble each
+// other's lines.
 std::shared_ptr<spdlog::sinks::sink> g_sink;
 std::string g_label = "trellis";
-int g_fd = STDERR_FILENO;
+std::string g_path;  // --logto, reopened on SIGUSR1
 
 class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
@@ -48,9 +52,8 @@ void configure(const std::string& logto, const std::string& level) {
   if (lvl == spdlog::level::off && level != "off")
     throw std::runtime_error("invalid --log-level '" + level + "': use trace, debug, info, warn, error, critical or off");
   if (!logto.empty()) {
-    g_file_sink = std::make_shared<AppendingFileSink>(logto);
-    g_sink = g_file_sink;
-    g_fd = g_file_sink->fd();
+    if (!point_stdio_at(logto)) throw std::runtime_error("cannot open log file " + logto + ": " + std::strerror(errno));
+    g_path = logto;
   }
   install(lvl);
 }
@@ -61,9 +64,11 @@ void set_process_label(const std::string& label) {
 }
 
 void reopen() {
-  if (g_file_sink) g_file_sink->reopen();
+  // A file that cannot be opened now: keep writing to the old one rather
+  // than lose lines.
+  if (!g_path.empty()) (void)point_stdio_at(g_path);
 }
 
-int output_fd() { return g_fd; }
+int output_fd() { return STDERR_FILENO; }
 
 }  // namespace trellis::log

@@ -459,6 +459,11 @@ void Master::begin_shutdown(bool graceful) {
   stop_started_ms_ = monotonic_ms();
   sd_notify("STOPPING=1");
   spdlog::info(graceful ? "graceful shutdown: workers finish their requests" : "immediate shutdown");
+  // A loader serves no request: stop it now, even in the middle of an
+  // import that takes long or hangs (a database that does not answer), so
+  // neither Ctrl-C nor TERM waits for an application that is not serving.
+  // Workers it had not forked yet will not be needed.
+  spawner_.stop();
   for (auto& [pid, p] : procs_) {
     p.term_sent_ms = 0;
     stop_worker(pid, p, stop_started_ms_);
@@ -489,12 +494,26 @@ void Master::handle_signal(int signo) {
       break;
     case SIGTTIN:
       if (stopping_) break;
+      // The scoreboard was sized at start; a reload needs room for two
+      // generations of every worker, so that bounds how many can be added.
+      if ((settings_.processes + 1) * 2 > scoreboard_.workers()) {
+        spdlog::warn("SIGTTIN: not adding a worker: {} is the most this master can run and still reload "
+                     "(start with a higher --processes for more)",
+                     settings_.processes);
+        break;
+      }
       settings_.processes++;
       spdlog::info("SIGTTIN: adding worker {}", settings_.processes);
       spawn(settings_.processes, generation_);
       break;
     case SIGTTOU:
       if (stopping_ || settings_.processes <= 1) break;
+      if (settings_.processes <= settings_.min_processes) {
+        spdlog::warn("SIGTTOU: not removing a worker: with --reuse-port each of the first {} workers owns a "
+                     "listening socket, and connections queued on it would wait for nobody",
+                     settings_.min_processes);
+        break;
+      }
       spdlog::info("SIGTTOU: removing worker {}", settings_.processes);
       for (auto& [pid, p] : procs_)
         if (p.id == settings_.processes) stop_worker(pid, p, monotonic_ms());

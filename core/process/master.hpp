@@ -22,6 +22,9 @@ constexpr int kExitAppLoadFailed = 22;
 
 struct MasterSettings {
   int processes = 1;
+  // SIGTTOU goes no lower: with --reuse-port each of the first workers owns
+  // a listening socket nobody else accepts on.
+  int min_processes = 1;
   int harakiri_s = 0;              // 0: off
   int worker_reload_mercy_s = 60;  // drain time before SIGKILL
   std::string pidfile;

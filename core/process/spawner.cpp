@@ -156,7 +156,12 @@ bool LoaderSpawner::on_exit(pid_t pid, int status, std::vector<SpawnEvent>& even
     // Collect what it said before dying (spawned workers must be known).
     on_readable(events);
     bool failed = !l.ready;
-    if (failed) {
+    if (l.stopped) {
+      spdlog::info("loader of generation {} (pid {}) stopped", generation, pid);
+      // Workers it was still to fork will never come: the master forgets
+      // them (it is stopping, so nothing else follows).
+      events.push_back({SpawnEvent::Kind::generation_failed, 0, 0, generation, pid});
+    } else if (failed) {
       events.push_back({SpawnEvent::Kind::generation_failed, 0, 0, generation, pid});
       if (!(WIFEXITED(status) && WEXITSTATUS(status) == kExitAppLoadFailed))
         spdlog::error("the loader of generation {} (pid {}) died before the application was loaded", generation,
@@ -178,7 +183,10 @@ void LoaderSpawner::retire_before(std::uint64_t generation) {
 
 void LoaderSpawner::stop() {
   for (auto& [g, l] : loaders_)
-    if (l.pid > 0) kill(l.pid, SIGKILL);
+    if (l.pid > 0 && !l.stopped) {
+      l.stopped = true;
+      kill(l.pid, SIGKILL);
+    }
 }
 
 }  // namespace trellis::core

@@ -96,6 +96,7 @@ class LoaderSpawner final : public Spawner {
     pid_t pid = 0;
     int fd = -1;  // master's end of a SOCK_SEQPACKET pair
     bool ready = false;
+    bool stopped = false;  // killed by stop(): its end is not a failure
     std::vector<std::pair<int, int>> queued;  // (id, slot) asked before ready
   };
   [[noreturn]] void loader_main(int fd, std::uint64_t generation);
