@@ -35,7 +35,8 @@ const trellis_option_spec kCoreOptions[] = {
     {"header-timeout", nullptr, 0, TRELLIS_OPT_INT, "10", "SECONDS", "time allowed to receive a complete request head"},
     {"write-buffer", nullptr, 0, TRELLIS_OPT_INT, "1048576", "BYTES",
      "response bytes a worker keeps for a client that reads slowly, so the application thread moves on "
-     "(at most 32 times this per worker in all; 0 = the thread waits for the client)"},
+     "(at most 32 times this per worker in all; the rest of a file is kept without a copy; "
+     "0 = the thread waits for the client)"},
     {"keepalive-timeout", "http-keepalive-timeout", 0, TRELLIS_OPT_INT, "5", "SECONDS",
      "how long an idle keep-alive connection is kept open"},
     {"harakiri", nullptr, 't', TRELLIS_OPT_INT, "0", "SECONDS",

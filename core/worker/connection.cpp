@@ -1,5 +1,6 @@
 #include "worker/connection.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -74,25 +75,47 @@ sdk::Status Connection::write_last(std::span<const struct iovec> parts) noexcept
 }
 
 bool Connection::keep(const struct iovec* iov, std::size_t count, std::size_t bytes) noexcept {
-  if (pending_.size() - pending_sent_ + bytes > budget_.per_connection) return false;
+  if (pending_bytes_ + bytes > budget_.per_connection) return false;
   // Reserve worker-wide room first; another thread may be keeping too.
   std::size_t used = budget_.in_use.load(std::memory_order_relaxed);
   do {
     if (used + bytes > budget_.per_worker) return false;
   } while (!budget_.in_use.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
   try {
-    for (std::size_t i = 0; i < count; ++i) pending_.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    if (pending_.empty() || pending_.back().file >= 0) pending_.emplace_back();
+    std::string& data = pending_.back().data;
+    for (std::size_t i = 0; i < count; ++i) data.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
   } catch (...) {
     budget_.in_use.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
+  pending_bytes_ += bytes;
+  return true;
+}
+
+bool Connection::keep_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept {
+  if (budget_.per_connection == 0) return false;  // --write-buffer 0: the thread waits
+  int copy = ::fcntl(file_fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return false;
+  try {
+    Kept k;
+    k.file = copy;
+    k.offset = offset;
+    k.left = count;
+    pending_.push_back(std::move(k));
+  } catch (...) {
+    ::close(copy);
     return false;
   }
   return true;
 }
 
 void Connection::drop_pending() noexcept {
-  budget_.in_use.fetch_sub(pending_.size() - pending_sent_, std::memory_order_relaxed);
-  std::string().swap(pending_);  // a kept response can be large: give it back
-  pending_sent_ = 0;
+  budget_.in_use.fetch_sub(pending_bytes_, std::memory_order_relaxed);
+  for (auto& k : pending_)
+    if (k.file >= 0) ::close(k.file);
+  pending_.clear();
+  pending_bytes_ = 0;
 }
 
 sdk::Status Connection::send_all(std::span<const struct iovec> parts, int flags) noexcept {
@@ -171,17 +194,34 @@ bool Connection::close_would_reset_output() noexcept {
 }
 
 Connection::Flush Connection::flush_pending() noexcept {
-  while (has_pending()) {
-    ssize_t n = ::send(fd_, pending_.data() + pending_sent_, pending_.size() - pending_sent_, MSG_NOSIGNAL);
+  while (!pending_.empty()) {
+    Kept& k = pending_.front();
+    ssize_t n;
+    if (k.file >= 0) {
+      off_t off = k.offset;
+      n = ::sendfile(fd_, k.file, &off, static_cast<std::size_t>(k.left));
+      if (n == 0) return Flush::failed;  // the file is shorter than promised
+    } else {
+      n = ::send(fd_, k.data.data() + k.sent, k.data.size() - k.sent, MSG_NOSIGNAL);
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno == EAGAIN ? Flush::again : Flush::failed;
     }
-    pending_sent_ += static_cast<std::size_t>(n);
     written_ += static_cast<std::uint64_t>(n);
-    budget_.in_use.fetch_sub(static_cast<std::size_t>(n), std::memory_order_relaxed);
+    if (k.file >= 0) {
+      k.offset += n;
+      k.left -= n;
+      if (k.left > 0) continue;
+      ::close(k.file);
+    } else {
+      k.sent += static_cast<std::size_t>(n);
+      pending_bytes_ -= static_cast<std::size_t>(n);
+      budget_.in_use.fetch_sub(static_cast<std::size_t>(n), std::memory_order_relaxed);
+      if (k.sent < k.data.size()) continue;
+    }
+    pending_.pop_front();
   }
-  drop_pending();
   if (shutdown_pending_) {
     shutdown_pending_ = false;
     ::shutdown(fd_, SHUT_WR);
@@ -191,19 +231,24 @@ Connection::Flush Connection::flush_pending() noexcept {
 
 sdk::Status Connection::send_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept {
   if (aborted_ || ended_) return sdk::Status::closed;
-  // File bytes go straight from the page cache, after anything kept.
-  if (has_pending()) {
-    if (auto st = drain_pending(); st != sdk::Status::ok) return st;
-  }
   if (count < 0) {
     struct stat st{};
     if (fstat(file_fd, &st) != 0) return sdk::Status::io_error;
     count = st.st_size > offset ? st.st_size - offset : 0;
   }
+  // After anything kept, the file is kept too (in order); failing that,
+  // what is kept goes out first, waiting.
+  if (has_pending()) {
+    if (count == 0 || keep_file(file_fd, offset, count)) return sdk::Status::ok;
+    if (auto st = drain_pending(); st != sdk::Status::ok) return st;
+  }
   off_t off = offset;
   while (count > 0) {
     ssize_t n = ::sendfile(fd_, file_fd, &off, static_cast<size_t>(count));
     if (n < 0) {
+      // A slow reader: the loop sends the rest of the file.
+      if (errno == EAGAIN) waited_ = true;
+      if (errno == EAGAIN && keep_file(file_fd, off, count)) return sdk::Status::ok;
       if (auto st = retry_after_error(POLLOUT); st != sdk::Status::ok) return st;
       continue;
     }

@@ -7,7 +7,9 @@
 // take a response's last bytes and they fit in the write buffer
 // (--write-buffer), write() keeps them and returns; the event loop sends
 // them once the runtime has returned (state `flushing`). Only a response
-// whose unsent tail is larger than the buffer makes the thread wait.
+// whose unsent tail is larger than the buffer makes the thread wait. The
+// rest of a file (send_file) is kept as a range of a duplicated descriptor,
+// which costs no memory, so a slow download never holds a thread.
 #pragma once
 
 #include <sys/socket.h>
@@ -16,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <string>
 
 namespace trellis::core {
@@ -58,8 +61,8 @@ class Connection final : public sdk::Transport {
   // leaves within TCP's initial window, before the close.
   bool close_would_reset_output() noexcept;
 
-  // Response bytes kept for a slow reader, not yet sent.
-  bool has_pending() const { return pending_sent_ < pending_.size(); }
+  // Response bytes or file ranges kept for a slow reader, not yet sent.
+  bool has_pending() const { return !pending_.empty(); }
   // Event loop: sends what the socket takes now. ok: nothing left (and a
   // deferred end of stream was sent); again: wait until writable; closed or
   // io_error: the peer is gone.
@@ -89,14 +92,25 @@ class Connection final : public sdk::Transport {
   // Keeps all of `iov[0..count)` (`bytes` in all) for the loop to send;
   // false when the budget has no room for them.
   bool keep(const struct iovec* iov, std::size_t count, std::size_t bytes) noexcept;
+  // Keeps `count` bytes of `file_fd` from `offset` (a duplicate of the
+  // descriptor: the runtime may close its own); false if that fails.
+  bool keep_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept;
   void drop_pending() noexcept;
+
+  // What is kept, in order: bytes (`data` from `sent` on) or a file range.
+  struct Kept {
+    std::string data;
+    std::size_t sent = 0;
+    int file = -1;
+    std::int64_t offset = 0, left = 0;
+  };
 
   int fd_;
   const Listener& listener_;
   int io_timeout_ms_;
   WriteBudget& budget_;
-  std::string pending_;          // kept response bytes; sent from pending_sent_ on
-  std::size_t pending_sent_ = 0;
+  std::deque<Kept> pending_;
+  std::size_t pending_bytes_ = 0;  // unsent bytes in pending_ (files not counted)
   std::uint64_t written_ = 0;    // bytes handed to the socket, all requests
   bool waited_ = false;          // a write found the socket full
   bool aborted_ = false;

@@ -119,3 +119,28 @@ def test_a_reader_that_never_reads_is_closed_at_the_socket_timeout(module_server
         assert answered_within(srv.port, 3)
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("buffer", ["default", "0"])
+def test_slow_download_of_a_static_file_holds_no_thread(module_server, tmp_path, buffer):
+    # The rest of a file the socket cannot take is kept as a file range
+    # (no memory): the thread moves on. --write-buffer 0 is the contrast.
+    data = bytes(range(256)) * (64 * 1024)  # 16 MiB, recognisable at every offset
+    (tmp_path / "big.bin").write_bytes(data)
+    extra = ["--write-buffer", "0"] if buffer == "0" else []
+    srv = module_server(*TESTAPP, "--processes", "1", "--static-map", f"/files={tmp_path}", *extra)
+    s = slow_reader(srv.port, "/files/big.bin")
+    try:
+        s.sendall(request("GET", "/bytes/5"))  # pipelined: answered after the whole file
+        time.sleep(0.3)
+        assert answered_within(srv.port, 2 if buffer == "default" else 1.5) == (buffer == "default")
+        got = b""
+        while not got.endswith(b"\r\n\r\nxxxxx"):
+            piece = s.recv(1 << 20)
+            assert piece, got[-200:]
+            got += piece
+        head, _, rest = got.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and rest[:len(data)] == data
+        assert rest[len(data):].startswith(b"HTTP/1.1 200")
+    finally:
+        s.close()
