@@ -263,9 +263,12 @@ void Master::on_exit(pid_t pid, int status) {
     spdlog::error("worker {} (pid {}) died unexpectedly: it {}", p.id, pid, how);
   }
   if (stopping_ || p.id > settings_.processes) return;
-  // A slot with a live current-generation worker needs nothing.
+  // A worker id with a live current-generation worker needs nothing, nor
+  // one whose successor a loader is forking now (a recycle's, say).
   for (auto& [opid, op] : procs_)
     if (op.id == p.id && op.generation == generation_ && op.term_sent_ms == 0) return;
+  for (auto& [slot, pend] : pending_)
+    if (pend.id == p.id && pend.generation == generation_) return;
 
   Respawn& r = respawn_[p.id];
   // An unexpected death soon after the spawn counts towards the back-off,
