@@ -29,7 +29,8 @@ const trellis_option_spec kCoreOptions[] = {
      "largest request head accepted (HTTP header section, uwsgi vars block)"},
     {"limit-post", nullptr, 0, TRELLIS_OPT_INT, "0", "BYTES", "largest request body accepted, 0 = no limit"},
     {"post-buffering", nullptr, 0, TRELLIS_OPT_INT, "1048576", "BYTES",
-     "request body bytes kept in memory; larger bodies go to a temporary file"},
+     "request body bytes kept in memory; larger bodies go to a temporary file (and any body once a worker's "
+     "connections together hold 64 times this)"},
     {"socket-timeout", nullptr, 0, TRELLIS_OPT_INT, "30", "SECONDS",
      "how long a socket read or write may wait, and the request body timeout"},
     {"header-timeout", nullptr, 0, TRELLIS_OPT_INT, "10", "SECONDS", "time allowed to receive a complete request head"},

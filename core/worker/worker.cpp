@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -34,7 +35,15 @@ enum Kind : std::uint64_t {
 constexpr std::uint64_t kKindMask = 0xffull << 56;
 
 constexpr int kLingerMs = 2000;
+// How long a worker out of file descriptors stops accepting (nginx's choice).
+constexpr int kAcceptPauseMs = 500;
 constexpr std::uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
+
+void log_accept_pause(const Listener& listener, int err) {
+  spdlog::error("cannot accept on {}: {}; not accepting for {} ms (raise the open files limit: ulimit -n, "
+                "systemd LimitNOFILE)",
+                listener.socket->address.text, std::strerror(err), kAcceptPauseMs);
+}
 
 std::int64_t resident_bytes() {
   std::ifstream statm("/proc/self/statm");
@@ -127,14 +136,16 @@ int Worker::run() {
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, accepted_event_fd_, &ev);
     acceptor_ = std::thread([this] { accept_locked_loop(); });
   } else {
-    arm_listeners();
+    sync_listeners();
   }
   slot_.ready.store(1, std::memory_order_release);
 
   epoll_event events[64];
   std::int64_t next_sweep = monotonic_ms() + 1000;
   while (!(draining_ && connections_.empty())) {
-    int n = epoll_wait(epoll_fd_, events, 64, 1000);
+    int timeout = 1000;
+    if (accept_paused_until_) timeout = static_cast<int>(std::clamp<std::int64_t>(accept_paused_until_ - monotonic_ms(), 0, 1000));
+    int n = epoll_wait(epoll_fd_, events, 64, timeout);
     if (n < 0 && errno != EINTR) {
       spdlog::critical("epoll_wait failed: {}", std::strerror(errno));
       break;
@@ -170,6 +181,10 @@ int Worker::run() {
       }
     }
     std::int64_t now = monotonic_ms();
+    if (accept_paused_until_ && now >= accept_paused_until_) {
+      accept_paused_until_ = 0;
+      sync_listeners();
+    }
     if (now >= next_sweep) {
       sweep(now);
       next_sweep = now + 1000;
@@ -196,9 +211,24 @@ void Worker::disarm_listeners() {
     acceptor_stop_ = true;
     return;
   }
-  if (accepting_)
+  sync_listeners();  // draining_ is set: they go
+}
+
+void Worker::sync_listeners() {
+  if (settings_.lock_engine) return;  // the acceptor thread polls them itself
+  bool want = !draining_ && accepting_ && accept_paused_until_ == 0;
+  if (want == listening_) return;
+  listening_ = want;
+  if (want)
+    arm_listeners();
+  else
     for (auto& l : listeners_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd, nullptr);
-  accepting_ = false;
+}
+
+void Worker::pause_accepting(const Listener& listener, int err) {
+  log_accept_pause(listener, err);
+  accept_paused_until_ = monotonic_ms() + kAcceptPauseMs;
+  sync_listeners();
 }
 
 void Worker::accept_from(const Listener& listener) {
@@ -210,8 +240,9 @@ void Worker::accept_from(const Listener& listener) {
     socklen_t len = sizeof peer;
     int fd = accept4(listener.socket->fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE)
-        spdlog::error("cannot accept on {}: {}", listener.socket->address.text, std::strerror(errno));
+      // The connection stays queued and the socket readable: without a
+      // pause the loop would wake for it again at once, and again.
+      if (errno == EMFILE || errno == ENFILE) pause_accepting(listener, errno);
       return;
     }
     adopt(fd, reinterpret_cast<sockaddr*>(&peer), listener);
@@ -238,16 +269,24 @@ void Worker::accept_locked_loop() {
       raise(SIGKILL);
     }
     int accepted = -1;
+    int accept_error = 0;
     const Listener* from = nullptr;
     // Poll with a short timeout so a drain never waits on an idle socket.
     if (::poll(fds.data(), fds.size(), 200) > 0) {
       for (size_t i = 0; i < fds.size() && accepted < 0; ++i) {
         if (!(fds[i].revents & POLLIN)) continue;
         accepted = accept4(fds[i].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (accepted < 0) accept_error = errno;
         from = &listeners_[i];
       }
     }
     settings_.lock_engine->unlock();
+    if (accept_error == EMFILE || accept_error == ENFILE) {
+      // As in the loop: say so, and leave the lock to others for a moment.
+      log_accept_pause(*from, accept_error);
+      usleep(kAcceptPauseMs * 1000);
+      continue;
+    }
     if (accepted >= 0) {
       // Counted as busy until the loop has looked at it (and dispatched its
       // request), so the next lock round sees this worker's real load.
@@ -437,11 +476,7 @@ void Worker::update_accepting() {
   bool full = in_flight_.load(std::memory_order_relaxed) >= settings_.threads;
   if (full == !accepting_) return;
   accepting_ = !full;
-  if (settings_.lock_engine) return;  // the acceptor thread checks in_flight_ itself
-  if (accepting_)
-    arm_listeners();
-  else
-    for (auto& l : listeners_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd, nullptr);
+  sync_listeners();  // (the acceptor thread checks in_flight_ itself)
 }
 
 sdk::Progress Worker::serve(Connection& c, int thread) {

@@ -61,6 +61,12 @@ class Worker {
 
   void arm_listeners();
   void disarm_listeners();
+  // Puts the listening sockets in the epoll set or takes them out, as
+  // draining, capacity (accepting_) and an accept pause call for.
+  void sync_listeners();
+  // Out of file descriptors: stop accepting for a moment (the queued
+  // connections stay in the kernel) instead of waking again at once.
+  void pause_accepting(const Listener& listener, int err);
   void accept_from(const Listener& listener);
   void accept_locked_loop();
   void adopt(int fd, const sockaddr* peer, const Listener& listener);
@@ -94,7 +100,9 @@ class Worker {
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::unique_ptr<AppThreadPool> pool_;
   bool draining_ = false;
-  bool accepting_ = true;                 // listeners are in the epoll set
+  bool accepting_ = true;                 // capacity left to accept (threads free)
+  bool listening_ = false;                // listeners are in the epoll set
+  std::int64_t accept_paused_until_ = 0;  // monotonic ms; 0: not paused
   std::atomic<int> in_flight_{0};         // requests handed to the pool
   std::atomic<int> handed_over_{0};       // accepted by the acceptor, not yet adopted
   std::uint64_t recycle_after_ = 0;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,13 @@ namespace {
 // Memory grows with what actually arrives: a client announcing a large
 // CONTENT_LENGTH and then stalling costs one chunk, not the whole length.
 constexpr std::size_t kChunk = 64 * 1024;
+
+// Bodies held in memory by every connection of this process (the worker)
+// together: at most this many times --post-buffering, so many clients
+// trickling bodies cannot exhaust memory; past it a body is spooled,
+// however small.
+constexpr std::int64_t kMemoryFactor = 64;
+std::atomic<std::int64_t> g_in_memory{0};
 
 std::string temp_dir() {
   const char* d = std::getenv("TMPDIR");
@@ -42,7 +50,17 @@ int open_spool(std::string& error) {
 }  // namespace
 
 BodyStore::~BodyStore() {
+  g_in_memory.fetch_sub(reserved_, std::memory_order_relaxed);
   if (fd_ >= 0) ::close(fd_);
+}
+
+bool BodyStore::reserve_memory(std::int64_t length, std::int64_t keep_in_memory) noexcept {
+  std::int64_t used = g_in_memory.load(std::memory_order_relaxed);
+  do {
+    if (used + length > keep_in_memory * kMemoryFactor) return false;
+  } while (!g_in_memory.compare_exchange_weak(used, used + length, std::memory_order_relaxed));
+  reserved_ = length;
+  return true;
 }
 
 std::string BodyStore::begin(std::int64_t length, std::int64_t keep_in_memory) {
@@ -50,12 +68,14 @@ std::string BodyStore::begin(std::int64_t length, std::int64_t keep_in_memory) {
   received_ = 0;
   read_pos_ = 0;
   mem_.clear();
+  g_in_memory.fetch_sub(reserved_, std::memory_order_relaxed);
+  reserved_ = 0;
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
   }
   if (length_ == 0) return {};
-  if (length_ > keep_in_memory) {
+  if (length_ > keep_in_memory || !reserve_memory(length_, keep_in_memory)) {
     std::string error;
     fd_ = open_spool(error);
     if (fd_ < 0) return error;

@@ -44,6 +44,10 @@ class BodyStore final : public sdk::BodyReader {
 
  private:
   std::string spool(const char* data, std::size_t n);
+  // Counts `length` against the worker's total for bodies in memory; false
+  // when that total has no room (the body is spooled instead).
+  bool reserve_memory(std::int64_t length, std::int64_t keep_in_memory) noexcept;
+  std::int64_t reserved_ = 0;
 
   std::int64_t length_ = 0;
   std::int64_t received_ = 0;

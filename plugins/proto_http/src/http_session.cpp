@@ -3,6 +3,8 @@
 // half (Request construction, BodyReader) is in http_session_app.cpp.
 #include "http_session.hpp"
 
+#include <algorithm>
+
 #include <cstring>
 #include <new>
 
@@ -24,6 +26,10 @@ constexpr std::size_t kShrinkAbove = 64 * 1024;
 constexpr std::size_t kStreamSpace = 16 * 1024;
 // A spooled body is written to its file in pieces of at most this size.
 constexpr std::size_t kSpoolChunk = 64 * 1024;
+// Every session's buffer capacity in this process (the worker), for the cap
+// in body_memory_allows().
+std::atomic<std::size_t> g_buffer_bytes{0};
+constexpr std::uint64_t kBodyMemoryFactor = 64;
 }  // namespace
 
 HttpSession* HttpSession::create(sdk::Transport& transport, const SessionConfig& config) noexcept {
@@ -39,8 +45,16 @@ HttpSession::HttpSession(sdk::Transport& transport, const SessionConfig& config)
   cap_ = cfg_.parse.max_head < kInitialCap ? cfg_.parse.max_head : kInitialCap;
   if (cap_ < 512) cap_ = 512;
   buf_ = std::make_unique_for_overwrite<char[]>(cap_);
+  g_buffer_bytes.fetch_add(cap_, std::memory_order_relaxed);
   fields_.reserve(cfg_.parse.max_fields);
   joined_.reserve(cfg_.parse.max_fields);
+}
+
+HttpSession::~HttpSession() { g_buffer_bytes.fetch_sub(cap_, std::memory_order_relaxed); }
+
+bool HttpSession::body_memory_allows(std::size_t more) const noexcept {
+  std::uint64_t limit = cfg_.post_buffering * kBodyMemoryFactor;
+  return g_buffer_bytes.load(std::memory_order_relaxed) + more <= limit;
 }
 
 std::span<char> HttpSession::read_space() noexcept {
@@ -61,7 +75,22 @@ Progress HttpSession::on_received(std::size_t n) noexcept {
 
 Progress HttpSession::on_eof() noexcept {
   // Between requests this is the normal end; mid-request the client gave
-  // up and nobody is left to read an error reply.
+  // up and nobody is left to read an error reply. A body cut short is said
+  // in the log (nothing is lost silently), as the uwsgi plugin does.
+  if (state_ == State::body && cfg_.host) {
+    const auto& ci = transport_.info();
+    if (decoder_.kind() == BodyKind::length)
+      cfg_.host->logf(sdk::LogLevel::warn,
+                      "http: client %.*s closed the connection after %llu of %llu request body bytes",
+                      static_cast<int>(ci.remote_addr.size()), ci.remote_addr.data(),
+                      static_cast<unsigned long long>(decoder_.decoded()),
+                      static_cast<unsigned long long>(decoder_.decoded() + decoder_.remaining()));
+    else
+      cfg_.host->logf(sdk::LogLevel::warn,
+                      "http: client %.*s closed the connection after %llu bytes of a chunked request body",
+                      static_cast<int>(ci.remote_addr.size()), ci.remote_addr.data(),
+                      static_cast<unsigned long long>(decoder_.decoded()));
+  }
   state_ = State::closed;
   return Progress::close;
 }
@@ -135,8 +164,17 @@ Progress HttpSession::start_body() noexcept {
     return hand_over();
   }
   const bool spool = cfg_.post_buffering == 0 ||
-                     (h.body == BodyKind::length && static_cast<std::uint64_t>(h.content_length) > cfg_.post_buffering);
+                     (h.body == BodyKind::length &&
+                      (static_cast<std::uint64_t>(h.content_length) > cfg_.post_buffering ||
+                       !body_memory_allows(static_cast<std::size_t>(h.content_length))));
   if (spool && !start_spool()) return fail(500);
+  if (!spool && h.body == BodyKind::length) {
+    // Room for the whole body now, so it counts against the worker's
+    // total before the next connection asks (the pages are only touched
+    // as bytes arrive).
+    std::size_t need = std::max(body_start_ - begin_ + static_cast<std::size_t>(h.content_length), end_ - begin_);
+    if (cap_ - begin_ < need && !reallocate(need)) return fail(500);
+  }
   state_ = State::body;
   return continue_body();
 }
@@ -188,6 +226,8 @@ bool HttpSession::reallocate(std::size_t new_cap) noexcept {
   if (!nb) return false;
   if (live) std::memcpy(nb.get(), buf_.get() + begin_, live);
   buf_ = std::move(nb);
+  g_buffer_bytes.fetch_add(new_cap, std::memory_order_relaxed);
+  g_buffer_bytes.fetch_sub(cap_, std::memory_order_relaxed);
   cap_ = new_cap;
   body_start_ -= begin_ <= body_start_ ? begin_ : body_start_;
   body_end_ -= begin_ <= body_end_ ? begin_ : body_end_;
@@ -228,8 +268,9 @@ bool HttpSession::ensure_space() noexcept {
   } else if (decoder_.kind() == BodyKind::length) {
     limit = body_start_ + static_cast<std::size_t>(decoder_.remaining() + decoder_.decoded());
   } else {
-    // Chunked in memory: past post-buffering the rest goes to a file.
-    if (body_end_ - body_start_ + want > cfg_.post_buffering) {
+    // Chunked in memory: past post-buffering (or the worker's total) the
+    // rest goes to a file.
+    if (body_end_ - body_start_ + want > cfg_.post_buffering || !body_memory_allows(cap_)) {
       if (!start_spool()) return false;
       if (cap_ - end_ >= want) return true;
       limit = body_start_ + kSpoolChunk;

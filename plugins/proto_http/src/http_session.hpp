@@ -67,7 +67,12 @@ class HttpSession final : public sdk::Session, private sdk::BodyReader {
   enum class State : std::uint8_t { head, body, app, closed };
 
   HttpSession(sdk::Transport& transport, const SessionConfig& config);
-  ~HttpSession() = default;
+  ~HttpSession();
+  // Whether `more` buffer bytes for a body may be held in memory: every
+  // session of this worker together keeps at most 64 times --post-buffering
+  // (many clients trickling bodies must not exhaust memory); past that a
+  // body goes to a temp file, however small.
+  bool body_memory_allows(std::size_t more) const noexcept;
 
   // BodyReader, for the application.
   sdk::Status read(char* buf, std::size_t size, std::size_t& got) noexcept override;
