@@ -178,6 +178,7 @@ int run_server(int argc, char** argv) {
     state.context.option_values = [&cfg](std::string_view name) { return cfg.values(name); };
     state.context.identity.processes = positive(cfg, "processes", 1, kMaxWorkers);
     state.context.identity.threads = std::max(1, positive(cfg, "threads", 1, kMaxWorkers));
+    // Checked here, where a bad value stops the start; workers read them.
     for (const char* timeout : {"header-timeout", "keepalive-timeout", "socket-timeout"}) positive(cfg, timeout, 0);
     state.context.identity.pid = getpid();
     if (state.context.identity.processes < 1) throw StartupError("--processes must be at least 1");

@@ -63,9 +63,9 @@ class Connection final : public sdk::Transport {
 
   // Response bytes or file ranges kept for a slow reader, not yet sent.
   bool has_pending() const { return !pending_.empty(); }
-  // Event loop: sends what the socket takes now. ok: nothing left (and a
-  // deferred end of stream was sent); again: wait until writable; closed or
-  // io_error: the peer is gone.
+  // Event loop: sends what the socket takes now. done: nothing left (and a
+  // deferred end of stream was sent); again: wait until writable; failed:
+  // the peer is gone (or a kept file was shorter than promised).
   enum class Flush { done, again, failed };
   Flush flush_pending() noexcept;
   const Listener& listener() const { return listener_; }
