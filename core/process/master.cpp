@@ -27,13 +27,31 @@ constexpr std::int64_t kMaxRespawnDelayMs = 30000;
 constexpr std::int64_t kImmediateStopGraceMs = 3000;
 
 std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+  if (WIFEXITED(status)) {
+    int code = WEXITSTATUS(status);
+    std::string text = "exited with code " + std::to_string(code);
+    if (code == kExitSystemError) text += " (a system call failed: see its message above)";
+    if (code == kExitInternalError) text += " (an internal error: see its message above)";
+    return text;
+  }
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     return "was killed by signal " + std::to_string(sig) + " (SIG" + sigabbrev_np(sig) + ")" +
            (WCOREDUMP(status) ? ", core dumped" : "");
   }
   return "ended with status " + std::to_string(status);
+}
+
+void remove_file(const std::string& path, const char* why) {
+  if (unlink(path.c_str()) != 0 && errno != ENOENT)
+    spdlog::warn("cannot remove {} ({}): {}", path, why, std::strerror(errno));
+}
+
+// Restarts of a worker that keeps failing (dying at once, or not forking)
+// wait longer each time: at once, then 0.5 s, 1 s, 2 s ... up to 30 s.
+std::int64_t respawn_delay_ms(int failures_in_a_row) {
+  if (failures_in_a_row < 2) return 0;
+  return std::min<std::int64_t>(500LL << std::min(failures_in_a_row - 2, 10), kMaxRespawnDelayMs);
 }
 
 std::int64_t file_mtime_ns(const std::string& path) {
@@ -79,8 +97,7 @@ bool Master::spawn(int id, std::uint64_t generation) {
 
   pid_t pid = spawner_.spawn(id, slot, generation);
   if (pid < 0) {
-    spdlog::error("could not start worker {}: {}", id, std::strerror(errno));
-    free_slots_.push_back(slot);
+    spawn_failed(id, slot, generation, errno);
     return false;
   }
   if (pid == 0) {
@@ -91,7 +108,44 @@ bool Master::spawn(int id, std::uint64_t generation) {
   return true;
 }
 
+void Master::spawn_failed(int id, int slot, std::uint64_t generation, int error) {
+  pending_.erase(slot);
+  free_slots_.push_back(slot);
+  if (stopping_ || generation != generation_ || id > settings_.processes || has_current(id)) {
+    spdlog::error("could not start worker {}: {}", id, std::strerror(error));
+    return;
+  }
+  Respawn& r = respawn_[id];
+  r.fast_deaths++;
+  // Never at once: fork fails at once too, and tick() runs every 250 ms.
+  std::int64_t delay = std::max<std::int64_t>(respawn_delay_ms(r.fast_deaths), 1);
+  r.due_ms = monotonic_ms() + delay;
+  spdlog::error("could not start worker {}: {}; trying again in {} ms", id, std::strerror(error),
+                std::max<std::int64_t>(delay, 250));
+}
+
+bool Master::has_current(int id) const {
+  for (auto& [pid, p] : procs_)
+    if (p.id == id && p.generation == generation_ && p.term_sent_ms == 0) return true;
+  for (auto& [slot, pend] : pending_)
+    if (pend.id == id && pend.generation == generation_) return true;
+  return false;
+}
+
+void Master::signal_worker(pid_t pid, int sig) {
+  if (pid <= 0) {
+    spdlog::critical("refusing to send signal {} to pid {}: not a worker (this is a bug)", sig, pid);
+    return;
+  }
+  if (kill(pid, sig) != 0 && errno != ESRCH)
+    spdlog::error("cannot send signal {} to worker pid {}: {}", sig, pid, std::strerror(errno));
+}
+
 void Master::adopt(int id, int slot, std::uint64_t generation, pid_t pid) {
+  if (pid <= 0) {
+    spawn_failed(id, slot, generation, EINVAL);
+    return;
+  }
   pending_.erase(slot);
   scoreboard_.worker(slot).pid.store(pid);
   Proc p;
@@ -115,6 +169,9 @@ void Master::handle_spawn_events(std::vector<SpawnEvent>& events) {
     switch (e.kind) {
       case SpawnEvent::Kind::spawned:
         adopt(e.id, e.slot, e.generation, e.pid);
+        break;
+      case SpawnEvent::Kind::spawn_failed:
+        spawn_failed(e.id, e.slot, e.generation, e.error);
         break;
       case SpawnEvent::Kind::generation_ready:
         spawner_.retire_before(e.generation);
@@ -161,9 +218,15 @@ int Master::run() {
   sigemptyset(&set);
   for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU}) sigaddset(&set, s);
   // Signals are read from a descriptor in the loop, never in a handler.
-  sigprocmask(SIG_BLOCK, &set, nullptr);
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) {
+    spdlog::critical("sigprocmask failed: {}", std::strerror(errno));
+    return 1;
+  }
   // Workers forked by a loader are orphaned on purpose and land here.
-  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+    spdlog::critical("prctl(PR_SET_CHILD_SUBREAPER) failed: {}", std::strerror(errno));
+    return 1;
+  }
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd_ < 0) {
     spdlog::critical("signalfd failed: {}", std::strerror(errno));
@@ -187,13 +250,18 @@ int Master::run() {
       s->add_poll_fds(fds);
     }
     service_at.push_back(fds.size());
-    ::poll(fds.data(), fds.size(), 250);
+    if (::poll(fds.data(), fds.size(), 250) < 0 && errno != EINTR) {
+      // Nothing the master polls can be trusted this round; the pause
+      // keeps a persistent failure from becoming a busy loop.
+      spdlog::error("poll failed in the master: {}", std::strerror(errno));
+      usleep(250000);
+      for (auto& p : fds) p.revents = 0;
+    }
     if (spawner_end > 1) {
       spawner_.on_readable(events);
       handle_spawn_events(events);
     }
-    signalfd_siginfo info{};
-    while (::read(signal_fd_, &info, sizeof info) == sizeof info) handle_signal(static_cast<int>(info.ssi_signo));
+    read_signals();
     reap();
     std::int64_t now = monotonic_ms();
     if (now >= next_tick) {
@@ -204,16 +272,32 @@ int Master::run() {
       services_[i]->on_poll(fds.data() + service_at[i], service_at[i + 1] - service_at[i], status());
   }
   spawner_.stop();
-  for (auto& path : settings_.vacuum_paths) unlink(path.c_str());
-  if (!settings_.pidfile.empty()) unlink(settings_.pidfile.c_str());
+  for (auto& path : settings_.vacuum_paths) remove_file(path, "--vacuum");
+  if (!settings_.pidfile.empty()) remove_file(settings_.pidfile, "--pidfile");
   spdlog::info(fatal_ ? "trellis stopped after a fatal error" : "trellis stopped");
   return fatal_ ? 1 : 0;
+}
+
+void Master::read_signals() {
+  for (;;) {
+    signalfd_siginfo info{};
+    ssize_t n = ::read(signal_fd_, &info, sizeof info);
+    if (n == static_cast<ssize_t>(sizeof info)) {
+      handle_signal(static_cast<int>(info.ssi_signo));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) spdlog::error("reading signals failed: {}", std::strerror(errno));
+    return;
+  }
 }
 
 void Master::reap() {
   for (;;) {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0 && errno != ECHILD) spdlog::error("waitpid failed: {}", std::strerror(errno));
     if (pid <= 0) return;
     on_exit(pid, status);
   }
@@ -265,10 +349,7 @@ void Master::on_exit(pid_t pid, int status) {
   if (stopping_ || p.id > settings_.processes) return;
   // A worker id with a live current-generation worker needs nothing, nor
   // one whose successor a loader is forking now (a recycle's, say).
-  for (auto& [opid, op] : procs_)
-    if (op.id == p.id && op.generation == generation_ && op.term_sent_ms == 0) return;
-  for (auto& [slot, pend] : pending_)
-    if (pend.id == p.id && pend.generation == generation_) return;
+  if (has_current(p.id)) return;
 
   Respawn& r = respawn_[p.id];
   // An unexpected death soon after the spawn counts towards the back-off,
@@ -278,9 +359,8 @@ void Master::on_exit(pid_t pid, int status) {
   } else {
     r.fast_deaths = 0;
   }
-  std::int64_t delay = 0;
-  if (r.fast_deaths >= 2) {
-    delay = std::min<std::int64_t>(500LL << std::min(r.fast_deaths - 2, 10), kMaxRespawnDelayMs);
+  std::int64_t delay = respawn_delay_ms(r.fast_deaths);
+  if (delay > 0) {
     spdlog::warn("worker {} died {} times in a row within {} ms of starting; respawning in {} ms", p.id,
                  r.fast_deaths, kFastDeathMs, delay);
   }
@@ -299,16 +379,17 @@ void Master::on_exit(pid_t pid, int status) {
 void Master::stop_worker(pid_t pid, Proc& p, std::int64_t now) {
   if (p.term_sent_ms) return;
   p.term_sent_ms = now;
-  kill(pid, graceful_ ? SIGTERM : SIGINT);
+  signal_worker(pid, graceful_ ? SIGTERM : SIGINT);
 }
 
 void Master::tick(std::int64_t now) {
   // Delayed respawns.
   if (!stopping_) {
     for (auto& [id, r] : respawn_) {
-      if (r.due_ms && now >= r.due_ms && id <= settings_.processes) {
+      if (r.due_ms && now >= r.due_ms) {
         r.due_ms = 0;
-        spawn(id, generation_);
+        // A reload or SIGTTOU since it was scheduled may have made it moot.
+        if (id <= settings_.processes && !has_current(id)) spawn(id, generation_);
       }
     }
   }
@@ -345,7 +426,7 @@ void Master::tick(std::int64_t now) {
     if (p.term_sent_ms && now - p.term_sent_ms > std::int64_t(settings_.worker_reload_mercy_s) * 1000) {
       spdlog::warn("worker {} (pid {}) still busy {} s after it was asked to stop (--worker-reload-mercy); killing it",
                    p.id, pid, settings_.worker_reload_mercy_s);
-      kill(pid, SIGKILL);
+      signal_worker(pid, SIGKILL);
       p.killed = true;
       continue;
     }
@@ -361,7 +442,7 @@ void Master::tick(std::int64_t now) {
                       pid, double(now - since) / 1000.0, line, settings_.harakiri_s);
         scoreboard_.worker(p.slot).harakiri_count.fetch_add(1);
         harakiri_total_++;
-        kill(pid, SIGKILL);
+        signal_worker(pid, SIGKILL);
         p.killed = true;
         p.harakiri = true;
         break;
@@ -382,7 +463,7 @@ void Master::tick(std::int64_t now) {
   if (stopping_ && !graceful_ && now - stop_started_ms_ > kImmediateStopGraceMs) {
     for (auto& [pid, p] : procs_)
       if (!p.killed) {
-        kill(pid, SIGKILL);
+        signal_worker(pid, SIGKILL);
         p.killed = true;
       }
   }
@@ -492,7 +573,7 @@ void Master::handle_signal(int signo) {
       break;
     case SIGUSR1:
       log::reopen();
-      for (auto& [pid, p] : procs_) kill(pid, SIGUSR1);
+      for (auto& [pid, p] : procs_) signal_worker(pid, SIGUSR1);
       spdlog::info("log files reopened");
       break;
     case SIGTTIN:

@@ -12,13 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "process/exit_codes.hpp"
 #include "process/scoreboard.hpp"
 #include "process/spawner.hpp"
 
 namespace trellis::core {
-
-// A worker exits with this code when it could not load the application.
-constexpr int kExitAppLoadFailed = 22;
 
 struct MasterSettings {
   int processes = 1;
@@ -84,8 +82,17 @@ class Master {
 
   bool spawn(int id, std::uint64_t generation);
   void adopt(int id, int slot, std::uint64_t generation, pid_t pid);
+  // Worker `id` could not be forked: its slot is free again and tick()
+  // tries once more after the back-off.
+  void spawn_failed(int id, int slot, std::uint64_t generation, int error);
+  // A live or pending worker of the current generation holds id `id`.
+  bool has_current(int id) const;
+  // Sends `sig` to a worker; refuses a pid <= 0, which kill() would take as
+  // a process group, or every process the master may signal.
+  void signal_worker(pid_t pid, int sig);
   void handle_spawn_events(std::vector<SpawnEvent>& events);
   void generation_failed(std::uint64_t generation);
+  void read_signals();
   void reap();
   void on_exit(pid_t pid, int status);
   void tick(std::int64_t now);

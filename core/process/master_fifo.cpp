@@ -57,7 +57,8 @@ void MasterFifo::on_poll(const pollfd* fds, std::size_t count, const MasterStatu
       known = true;
       spdlog::info("master fifo: '{}': {}", c.key, c.what);
       // The master's signal handling does the work, as for the signal.
-      kill(getpid(), c.signo);
+      if (kill(getpid(), c.signo) != 0)
+        spdlog::error("master fifo: cannot raise signal {}: {}", c.signo, std::strerror(errno));
     }
     if (!known) spdlog::warn("master fifo: unknown command '{}' (use r, c, q, Q, +, -, l)", buf[i]);
   }

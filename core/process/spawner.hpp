@@ -18,11 +18,14 @@
 namespace trellis::core {
 
 struct SpawnEvent {
-  enum class Kind { spawned, generation_ready, generation_failed } kind;
+  // spawn_failed: worker `id` could not be forked (`error` is the errno);
+  // the master tries again later.
+  enum class Kind { spawned, spawn_failed, generation_ready, generation_failed } kind;
   int id = 0;
   int slot = 0;
   std::uint64_t generation = 0;
-  pid_t pid = 0;
+  pid_t pid = 0;  // spawned: the worker, always > 0
+  int error = 0;
 };
 
 class Spawner {
@@ -31,7 +34,8 @@ class Spawner {
   // A new generation begins (at start and on every reload).
   virtual void start_generation(std::uint64_t generation) = 0;
   // Asks for worker `id` in `slot`. Returns its pid when known at once, 0
-  // when it will arrive as a `spawned` event, -1 on failure.
+  // when it will arrive as a `spawned` or `spawn_failed` event, -1 with
+  // errno set when it failed at once.
   virtual pid_t spawn(int id, int slot, std::uint64_t generation) = 0;
   // Descriptors the master polls; then on_readable() collects events.
   virtual std::vector<int> fds() const = 0;
@@ -45,7 +49,9 @@ class Spawner {
   virtual void stop() = 0;
 };
 
-// In the child: runs a worker; returns its exit code.
+// In the child: runs a worker; returns its exit code. An exception that
+// escapes it is logged and ends the child with kExitInternalError: it never
+// unwinds into the stack frames of the master it was forked from.
 using WorkerBody = std::function<int(int id, int slot, std::uint64_t generation, bool load_application)>;
 
 struct LoaderHooks {
