@@ -42,8 +42,9 @@ bool set_in_uwsgi_section(const config::Bootstrap& boot, const std::string& key)
 Configured configure(int argc, char** argv) {
   Configured c;
   config::BootstrapOptions bopts;
-  // The core reads these itself; they are not options.
-  bopts.ignore_env = {"TRELLIS_PLUGIN_DIR", "TRELLIS_TEST_HOOKS"};
+  // Not options: the core reads TRELLIS_PLUGIN_DIR itself, and TRELLIS_FAULTS
+  // belongs to the tests' fault-injection library (tests/fault_injection).
+  bopts.ignore_env = {"TRELLIS_PLUGIN_DIR", "TRELLIS_FAULTS"};
   c.bootstrap = config::bootstrap(std::span<const char* const>(argv, static_cast<size_t>(argc)), environment(), bopts);
   c.loader = std::make_unique<PluginLoader>(plugin_search_dirs(c.bootstrap.plugin_dirs));
   for (auto& p : c.bootstrap.plugins) c.loader->load(p);

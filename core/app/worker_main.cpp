@@ -4,10 +4,10 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <string_view>
-
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "logging/log.hpp"
 #include "process/master.hpp"
@@ -20,24 +20,34 @@ namespace {
 // code; _exit is async-signal-safe.
 void exit_now(int) { _exit(0); }
 
-void prepare_signals() {
-  struct sigaction sa{};
-  sa.sa_handler = exit_now;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGQUIT, &sa, nullptr);
-  signal(SIGTTIN, SIG_IGN);
-  signal(SIGTTOU, SIG_IGN);
-  signal(SIGCHLD, SIG_DFL);
+// False (errno set) when a signal could not be set up: a worker that INT
+// or TERM cannot stop must not serve.
+bool prepare_signals() {
+  struct sigaction stop{};
+  stop.sa_handler = exit_now;
+  sigemptyset(&stop.sa_mask);
+  struct sigaction ignore{};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction fallback{};
+  fallback.sa_handler = SIG_DFL;
+  if (sigaction(SIGINT, &stop, nullptr) != 0 || sigaction(SIGQUIT, &stop, nullptr) != 0 ||
+      sigaction(SIGTTIN, &ignore, nullptr) != 0 || sigaction(SIGTTOU, &ignore, nullptr) != 0 ||
+      sigaction(SIGCHLD, &fallback, nullptr) != 0)
+    return false;
   // TERM, HUP and USR1 stay blocked: the event loop reads them from a
   // signalfd, so a TERM during application start-up waits for the loop.
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&set, s);
-  sigprocmask(SIG_BLOCK, &set, nullptr);
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return false;
   sigemptyset(&set);
   for (int s : {SIGINT, SIGQUIT, SIGCHLD, SIGTTIN, SIGTTOU}) sigaddset(&set, s);
-  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  return sigprocmask(SIG_UNBLOCK, &set, nullptr) == 0;
+}
+
+// The process name ps and top show; only cosmetic, so a failure is noted.
+void set_process_name(const char* name) {
+  if (prctl(PR_SET_NAME, name) != 0) spdlog::warn("cannot set the process name {}: {}", name, std::strerror(errno));
 }
 
 WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
@@ -57,13 +67,6 @@ WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
   ws.log_requests = !cfg.flag("disable-logging");
   ws.lock_engine = s.lock_engine;
   ws.static_maps = s.static_maps;
-  // Test-only: "die-holding-lock:PATH" makes worker 1 kill itself while it
-  // holds the accept lock once PATH exists (lock-engine recovery tests).
-  if (const char* hooks = std::getenv("TRELLIS_TEST_HOOKS")) {
-    std::string_view h = hooks;
-    constexpr std::string_view kDie = "die-holding-lock:";
-    if (id == 1 && h.starts_with(kDie)) ws.die_holding_lock_trigger = std::string(h.substr(kDie.size()));
-  }
   return ws;
 }
 
@@ -72,21 +75,27 @@ WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
 void attach_to_master(pid_t master) {
   for (int i = 0; i < 2000 && getppid() != master; ++i) usleep(1000);
   // A worker never outlives its master.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    spdlog::critical("prctl(PR_SET_PDEATHSIG) failed: {}", std::strerror(errno));
+    _exit(kExitSystemError);
+  }
   if (getppid() != master) _exit(1);
 }
 
 void become_loader() {
   log::set_process_label("loader");
-  prctl(PR_SET_NAME, "trellis-loader");
+  set_process_name("trellis-loader");
   // A loader runs no event loop: TERM and INT simply end it.
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGCHLD, SIG_DFL);
+  struct sigaction fallback{};
+  fallback.sa_handler = SIG_DFL;
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGCHLD, SIGHUP}) sigaddset(&set, s);
-  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  if (sigaction(SIGTERM, &fallback, nullptr) != 0 || sigaction(SIGINT, &fallback, nullptr) != 0 ||
+      sigaction(SIGCHLD, &fallback, nullptr) != 0 || sigprocmask(SIG_UNBLOCK, &set, nullptr) != 0) {
+    spdlog::critical("the loader's signals could not be set up: {}", std::strerror(errno));
+    _exit(kExitSystemError);
+  }
 }
 
 int worker_main(ServerState& state, int id, int slot, std::uint64_t generation, bool load_application) {
@@ -94,8 +103,11 @@ int worker_main(ServerState& state, int id, int slot, std::uint64_t generation, 
   log::reopen();  // forked by a loader older than the last log rotation, maybe
   // Shows in ps/top: which process is which worker.
   std::string comm = "trellis-w" + std::to_string(id);
-  prctl(PR_SET_NAME, comm.c_str());
-  prepare_signals();
+  set_process_name(comm.c_str());
+  if (!prepare_signals()) {
+    spdlog::critical("worker {}: its signals could not be set up: {}", id, std::strerror(errno));
+    return kExitSystemError;
+  }
 
   state.context.forked = true;
   state.context.identity.id = id;

@@ -3,15 +3,21 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
 #include <cstdint>
-#include <stdexcept>
+#include <cstring>
+#include <system_error>
+
+#include "process/exit_codes.hpp"
 
 namespace trellis::core {
 
 AppThreadPool::AppThreadPool(int threads, Serve serve, ThreadHook hook)
     : serve_(std::move(serve)), hook_(std::move(hook)) {
   event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (event_fd_ < 0) throw std::runtime_error("eventfd failed");
+  if (event_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(i); });
 }
 
@@ -41,25 +47,35 @@ std::vector<std::pair<Connection*, sdk::Progress>> AppThreadPool::take_completio
 }
 
 void AppThreadPool::run(int thread) {
-  hook_(thread, true);
-  for (;;) {
-    Connection* c = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) break;  // stopping and nothing left
-      c = queue_.front();
-      queue_.pop_front();
+  // Nothing may unwind out of a thread (std::terminate): serve() catches
+  // what a request throws, so only the pool's own bookkeeping is left, and
+  // a worker whose pool broke is ended for the master to replace.
+  try {
+    hook_(thread, true);
+    for (;;) {
+      Connection* c = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) break;  // stopping and nothing left
+        c = queue_.front();
+        queue_.pop_front();
+      }
+      sdk::Progress p = serve_(*c, thread);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.emplace_back(c, p);
+      }
+      std::uint64_t one = 1;
+      while (::write(event_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+      }
     }
-    sdk::Progress p = serve_(*c, thread);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.emplace_back(c, p);
-    }
-    std::uint64_t one = 1;
-    (void)!::write(event_fd_, &one, sizeof one);
+    hook_(thread, false);
+  } catch (const std::exception& e) {
+    spdlog::critical("application thread {} stopped by an unexpected error: {}; this worker stops", thread,
+                     e.what());
+    _exit(kExitInternalError);
   }
-  hook_(thread, false);
 }
 
 }  // namespace trellis::core

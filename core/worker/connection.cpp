@@ -53,13 +53,15 @@ sdk::Status Connection::retry_after_error(short events) noexcept {
   return (err == EPIPE || err == ECONNRESET || err == ENOTCONN) ? sdk::Status::closed : sdk::Status::io_error;
 }
 
+bool Connection::gone() const noexcept { return aborted_ || peer_gone_.load(std::memory_order_relaxed); }
+
 sdk::Status Connection::write(std::span<const struct iovec> parts) noexcept {
-  if (aborted_ || ended_) return sdk::Status::closed;
+  if (gone() || ended_) return sdk::Status::closed;
   return send_all(parts, 0);
 }
 
 sdk::Status Connection::write_last(std::span<const struct iovec> parts) noexcept {
-  if (aborted_ || ended_) return sdk::Status::closed;
+  if (gone() || ended_) return sdk::Status::closed;
   // MSG_MORE keeps the tail of the data queued for the moment until the
   // shutdown below, which sends it with the FIN attached: one segment fewer
   // per connection, and the peer reads the response and its end at once.
@@ -230,7 +232,7 @@ Connection::Flush Connection::flush_pending() noexcept {
 }
 
 sdk::Status Connection::send_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept {
-  if (aborted_ || ended_) return sdk::Status::closed;
+  if (gone() || ended_) return sdk::Status::closed;
   if (count < 0) {
     struct stat st{};
     if (fstat(file_fd, &st) != 0) return sdk::Status::io_error;
@@ -272,6 +274,7 @@ void Connection::abort() noexcept {
 
 sdk::Status Connection::read(char* buf, std::size_t size, std::size_t& got) noexcept {
   got = 0;
+  if (peer_gone_.load(std::memory_order_relaxed)) return sdk::Status::closed;
   for (;;) {
     ssize_t n = ::recv(fd_, buf, size, 0);
     if (n >= 0) {

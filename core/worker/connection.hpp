@@ -54,6 +54,11 @@ class Connection final : public sdk::Transport {
 
   int fd() const { return fd_; }
 
+  // Event loop: the peer reset the connection (or it failed) while the
+  // request is in the application. Every later Transport call fails at
+  // once with Status::closed instead of reaching the socket.
+  void mark_peer_gone() noexcept { peer_gone_.store(true, std::memory_order_relaxed); }
+
   // Closing now could destroy response bytes still in flight: the client
   // sent bytes we never read (a close() with unread input makes the kernel
   // send a reset, which discards our unsent data). Only checked (one
@@ -77,6 +82,7 @@ class Connection final : public sdk::Transport {
   std::int64_t deadline_ms = 0;
   bool rearm = false;  // a request was served: the next deadline starts afresh
   bool registered = false;  // in the worker's epoll set yet
+  std::uint32_t serial = 0;  // tells this connection's events from those of an earlier one on the same fd
 
  private:
   // Waits until the socket is ready for `events`; false on timeout/error.
@@ -96,6 +102,8 @@ class Connection final : public sdk::Transport {
   // descriptor: the runtime may close its own); false if that fails.
   bool keep_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept;
   void drop_pending() noexcept;
+  // Aborted by the runtime, or the peer is gone: nothing more is sent.
+  bool gone() const noexcept;
 
   // What is kept, in order: bytes (`data` from `sent` on) or a file range.
   struct Kept {
@@ -114,6 +122,7 @@ class Connection final : public sdk::Transport {
   std::uint64_t written_ = 0;    // bytes handed to the socket, all requests
   bool waited_ = false;          // a write found the socket full
   bool aborted_ = false;
+  std::atomic<bool> peer_gone_{false};  // set by the loop thread, read by the application's
   bool ended_ = false;           // write_last() was called
   bool shutdown_pending_ = false;  // ... and its shutdown waits for pending_
   std::string remote_host_, remote_port_;

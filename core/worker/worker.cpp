@@ -17,6 +17,8 @@
 #include <random>
 
 #include "logging/log.hpp"
+#include "process/exit_codes.hpp"
+#include "worker/accept_errors.hpp"
 #include "worker/request_log.hpp"
 #include "worker/static_files.hpp"
 
@@ -33,16 +35,22 @@ enum Kind : std::uint64_t {
   kAccepted = 4ull << 56,
 };
 constexpr std::uint64_t kKindMask = 0xffull << 56;
+// A connection's events carry its descriptor (low 24 bits) and a serial
+// number (the 32 bits above): an event read in the same epoll_wait batch
+// in which its connection was closed and the descriptor reused by a new
+// one must not be taken for the new connection's.
+constexpr std::uint64_t kFdMask = (1ull << 24) - 1;
+constexpr int kSerialShift = 24;
+
+std::uint64_t connection_tag(const Connection& c) {
+  return kConnection | (static_cast<std::uint64_t>(c.serial) << kSerialShift) | static_cast<std::uint64_t>(c.fd());
+}
 
 constexpr int kLingerMs = 2000;
-// How long a worker out of file descriptors stops accepting (nginx's choice).
-constexpr int kAcceptPauseMs = 500;
 constexpr std::uint32_t kReadEvents = EPOLLIN | EPOLLRDHUP;
 
-void log_accept_pause(const Listener& listener, int err) {
-  spdlog::error("cannot accept on {}: {}; not accepting for {} ms (raise the open files limit: ulimit -n, "
-                "systemd LimitNOFILE)",
-                listener.socket->address.text, std::strerror(err), kAcceptPauseMs);
+const char* epoll_op_name(int op) {
+  return op == EPOLL_CTL_ADD ? "ADD" : op == EPOLL_CTL_MOD ? "MOD" : "DEL";
 }
 
 std::int64_t resident_bytes() {
@@ -82,13 +90,11 @@ Worker::Worker(WorkerSettings settings, std::vector<Listener> listeners, Runtime
 }
 
 Worker::~Worker() {
-  acceptor_stop_ = true;
-  if (acceptor_.joinable()) acceptor_.join();
+  acceptor_.reset();
   pool_.reset();
   connections_.clear();
   if (epoll_fd_ >= 0) close(epoll_fd_);
   if (signal_fd_ >= 0) close(signal_fd_);
-  if (accepted_event_fd_ >= 0) close(accepted_event_fd_);
 }
 
 void Worker::thread_hook(int thread, bool starting) {
@@ -101,54 +107,85 @@ void Worker::thread_hook(int thread, bool starting) {
   }
 }
 
-int Worker::run() {
+bool Worker::start() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) {
-    spdlog::critical("epoll_create1 failed: {}", std::strerror(errno));
-    return 1;
+    spdlog::critical("worker {}: epoll_create1 failed: {}", settings_.id, std::strerror(errno));
+    return false;
   }
   // TERM drains gracefully; it is read from the loop, never in a handler.
+  // Without the signalfd it would stay blocked for good: no worker at all
+  // is better than one that cannot be stopped.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGUSR1);
   sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  if (rc != 0) {
+    spdlog::critical("worker {}: pthread_sigmask failed: {}", settings_.id, std::strerror(rc));
+    return false;
+  }
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kSignal;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, signal_fd_, &ev);
-
-  if (settings_.threads > 1) {
-    pool_ = std::make_unique<AppThreadPool>(
-        settings_.threads, [this](Connection& c, int t) { return serve(c, t); },
-        [this](int t, bool starting) { thread_hook(t, starting); });
-    ev.data.u64 = kPool;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pool_->completion_fd(), &ev);
-  } else {
+  if (signal_fd_ < 0) {
+    spdlog::critical("worker {}: signalfd failed: {}", settings_.id, std::strerror(errno));
+    return false;
+  }
+  auto add = [this](int fd, std::uint64_t tag, const char* what) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0) return true;
+    spdlog::critical("worker {}: epoll_ctl(ADD) for {} failed: {}", settings_.id, what, std::strerror(errno));
+    return false;
+  };
+  if (!add(signal_fd_, kSignal, "the signalfd")) return false;
+  try {
+    if (settings_.threads > 1) {
+      pool_ = std::make_unique<AppThreadPool>(
+          settings_.threads, [this](Connection& c, int t) { return serve(c, t); },
+          [this](int t, bool starting) { thread_hook(t, starting); });
+    }
+  } catch (const std::system_error& e) {
+    spdlog::critical("worker {}: cannot start {} application threads: {}", settings_.id, settings_.threads,
+                     e.what());
+    return false;
+  }
+  if (pool_ && !add(pool_->completion_fd(), kPool, "the thread pool's eventfd")) return false;
+  if (!pool_) {
     thread_hook(0, true);
+    loop_serves_ = true;
   }
 
   if (settings_.lock_engine) {
-    accepted_event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    ev.data.u64 = kAccepted;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, accepted_event_fd_, &ev);
-    acceptor_ = std::thread([this] { accept_locked_loop(); });
+    acceptor_ = std::make_unique<LockedAcceptor>(*settings_.lock_engine, listeners_, settings_.threads);
+    if (!acceptor_->start()) {
+      spdlog::critical("worker {}: cannot start the accept-lock thread: {}", settings_.id, std::strerror(errno));
+      return false;
+    }
+    if (!add(acceptor_->ready_fd(), kAccepted, "the accept-lock eventfd")) return false;
   } else {
     sync_listeners();
+  }
+  return !failed_;
+}
+
+int Worker::run() {
+  if (!start()) {
+    if (loop_serves_) thread_hook(0, false);
+    return kExitSystemError;
   }
   slot_.ready.store(1, std::memory_order_release);
 
   epoll_event events[64];
   std::int64_t next_sweep = monotonic_ms() + 1000;
-  while (!(draining_ && connections_.empty())) {
+  while (!drained()) {
     int timeout = 1000;
     if (accept_paused_until_) timeout = static_cast<int>(std::clamp<std::int64_t>(accept_paused_until_ - monotonic_ms(), 0, 1000));
     int n = epoll_wait(epoll_fd_, events, 64, timeout);
-    if (n < 0 && errno != EINTR) {
-      spdlog::critical("epoll_wait failed: {}", std::strerror(errno));
-      break;
+    if (n < 0) {
+      if (errno != EINTR) fail("epoll_wait");
+      n = 0;
     }
     for (int i = 0; i < n; ++i) {
       std::uint64_t data = events[i].data.u64;
@@ -161,22 +198,25 @@ int Worker::run() {
           break;
         case kPool:
           for (auto& [c, progress] : pool_->take_completions()) {
-            in_flight_.fetch_sub(1, std::memory_order_relaxed);
+            in_app_--;
             check_recycle();
             apply(*c, progress);
           }
-          update_accepting();
+          load_changed();
           break;
         case kAccepted:
           take_accepted();
           break;
         default: {
-          auto it = connections_.find(static_cast<int>(data));
-          if (it == connections_.end()) break;
-          if (it->second->state == Connection::State::flushing)
-            on_writable(*it->second);
+          auto it = connections_.find(static_cast<int>(data & kFdMask));
+          if (it == connections_.end() || connection_tag(*it->second) != data) break;  // closed since
+          Connection& c = *it->second;
+          if (c.state == Connection::State::in_app)
+            on_parked_event(c, events[i].events);
+          else if (c.state == Connection::State::flushing)
+            on_writable(c);
           else
-            on_readable(*it->second);
+            on_readable(c);
         }
       }
     }
@@ -189,10 +229,53 @@ int Worker::run() {
       sweep(now);
       next_sweep = now + 1000;
     }
+    if (failed_) {
+      // What no application thread holds goes now; the rest when it returns.
+      std::vector<Connection*> idle;
+      for (auto& [fd, c] : connections_)
+        if (c->state != Connection::State::in_app) idle.push_back(c.get());
+      for (auto* c : idle) close_connection(*c);
+    }
   }
-  if (!pool_) thread_hook(0, false);
+  if (loop_serves_) thread_hook(0, false);
   pool_.reset();
-  return 0;
+  return failed_ ? kExitSystemError : 0;
+}
+
+void Worker::fail(const std::string& what) {
+  int err = errno;
+  if (failed_) return;  // the first failure says it; the rest follow from it
+  failed_ = true;
+  spdlog::critical("worker {}: {} failed: {}; this worker stops and the master starts another", settings_.id, what,
+                   std::strerror(err));
+  begin_drain(RecycleReason::none);
+}
+
+bool Worker::drained() {
+  if (!draining_) return false;
+  if (acceptor_) {
+    // Connections it accepted before it stopped are served like any other.
+    if (!acceptor_->settled()) return false;
+    take_accepted();
+  }
+  return connections_.empty();
+}
+
+void Worker::on_parked_event(Connection& c, std::uint32_t events) {
+  // Watched for no event, but epoll reports a hang-up or an error anyway,
+  // and again at every wait while it lasts: take the socket out of the set
+  // until the runtime returns (apply() watches it again), and let the
+  // runtime's next write fail at once.
+  if (!(events & (EPOLLHUP | EPOLLERR))) return;
+  c.mark_peer_gone();
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd(), nullptr) != 0)
+    fail(fmt::format("epoll_ctl(DEL) for the connection from {}", c.info().remote_addr));
+  c.registered = false;
+}
+
+void Worker::load_changed() {
+  if (acceptor_) acceptor_->set_load(in_app_);
+  update_accepting();
 }
 
 void Worker::arm_listeners() {
@@ -202,13 +285,14 @@ void Worker::arm_listeners() {
     // instead of all of them (no thundering herd).
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.u64 = kListener | i;
-    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listeners_[i].socket->fd, &ev);
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listeners_[i].socket->fd, &ev) != 0)
+      fail("epoll_ctl(ADD) for the listening socket " + listeners_[i].socket->address.text);
   }
 }
 
 void Worker::disarm_listeners() {
-  if (settings_.lock_engine) {
-    acceptor_stop_ = true;
+  if (acceptor_) {
+    acceptor_->stop();
     return;
   }
   sync_listeners();  // draining_ is set: they go
@@ -219,10 +303,13 @@ void Worker::sync_listeners() {
   bool want = !draining_ && accepting_ && accept_paused_until_ == 0;
   if (want == listening_) return;
   listening_ = want;
-  if (want)
+  if (want) {
     arm_listeners();
-  else
-    for (auto& l : listeners_) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd, nullptr);
+    return;
+  }
+  for (auto& l : listeners_)
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, l.socket->fd, nullptr) != 0)
+      fail("epoll_ctl(DEL) for the listening socket " + l.socket->address.text);
 }
 
 void Worker::pause_accepting(const Listener& listener, int err) {
@@ -235,91 +322,53 @@ void Worker::accept_from(const Listener& listener) {
   // One connection per wake-up when several workers share the socket keeps
   // the load even; a lone worker drains the queue.
   int budget = settings_.processes > 1 ? 1 : 64;
-  while (budget-- > 0) {
+  while (budget > 0 && !draining_) {
     sockaddr_storage peer{};
     socklen_t len = sizeof peer;
     int fd = accept4(listener.socket->fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      // The connection stays queued and the socket readable: without a
-      // pause the loop would wake for it again at once, and again.
-      if (errno == EMFILE || errno == ENFILE) pause_accepting(listener, errno);
-      return;
-    }
-    adopt(fd, reinterpret_cast<sockaddr*>(&peer), listener);
-  }
-}
-
-void Worker::accept_locked_loop() {
-  std::vector<pollfd> fds;
-  for (auto& l : listeners_) fds.push_back({l.socket->fd, POLLIN, 0});
-  while (!acceptor_stop_) {
-    if (pool_ && in_flight_.load(std::memory_order_relaxed) + handed_over_.load(std::memory_order_relaxed) >=
-                     settings_.threads) {
-      // Every application thread is busy: let a free worker take the lock.
-      usleep(1000);
+    if (fd >= 0) {
+      budget--;
+      adopt(fd, reinterpret_cast<sockaddr*>(&peer), listener);
       continue;
     }
-    if (settings_.lock_engine->lock() != sdk::Status::ok) {
-      usleep(10000);
-      continue;
-    }
-    if (!settings_.die_holding_lock_trigger.empty() &&
-        unlink(settings_.die_holding_lock_trigger.c_str()) == 0) {
-      spdlog::warn("test hook: worker {} dies while holding the accept lock", settings_.id);
-      raise(SIGKILL);
-    }
-    int accepted = -1;
-    int accept_error = 0;
-    const Listener* from = nullptr;
-    // Poll with a short timeout so a drain never waits on an idle socket.
-    if (::poll(fds.data(), fds.size(), 200) > 0) {
-      for (size_t i = 0; i < fds.size() && accepted < 0; ++i) {
-        if (!(fds[i].revents & POLLIN)) continue;
-        accepted = accept4(fds[i].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (accepted < 0) accept_error = errno;
-        from = &listeners_[i];
-      }
-    }
-    settings_.lock_engine->unlock();
-    if (accept_error == EMFILE || accept_error == ENFILE) {
-      // As in the loop: say so, and leave the lock to others for a moment.
-      log_accept_pause(*from, accept_error);
-      usleep(kAcceptPauseMs * 1000);
-      continue;
-    }
-    if (accepted >= 0) {
-      // Counted as busy until the loop has looked at it (and dispatched its
-      // request), so the next lock round sees this worker's real load.
-      handed_over_.fetch_add(1, std::memory_order_relaxed);
-      {
-        std::lock_guard<std::mutex> lock(accepted_mutex_);
-        accepted_.emplace_back(accepted, from);
-      }
-      std::uint64_t one = 1;
-      (void)!::write(accepted_event_fd_, &one, sizeof one);
+    switch (classify_accept_error(errno)) {
+      case AcceptOutcome::again:
+        continue;
+      case AcceptOutcome::empty:
+        return;
+      case AcceptOutcome::pause:
+        pause_accepting(listener, errno);
+        return;
+      case AcceptOutcome::fatal:
+        fail("accept4 on " + listener.socket->address.text);
+        return;
     }
   }
 }
 
 void Worker::take_accepted() {
-  std::uint64_t drained = 0;
-  (void)!::read(accepted_event_fd_, &drained, sizeof drained);
-  std::vector<std::pair<int, const Listener*>> batch;
-  {
-    std::lock_guard<std::mutex> lock(accepted_mutex_);
-    batch.swap(accepted_);
+  std::size_t failed_on = 0;
+  if (int err = acceptor_->failure(failed_on); err && !failed_) {
+    errno = err;
+    fail("accepting on " + listeners_[failed_on].socket->address.text + " under the accept lock");
   }
-  for (auto& [fd, listener] : batch) {
-    if (draining_)
-      close(fd);
-    else
-      adopt(fd, nullptr, *listener);
-    handed_over_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  auto batch = acceptor_->take();
+  // Served even while draining: the client was accepted, so it is owed an
+  // answer (with "Connection: close").
+  for (auto& a : batch) adopt(a.fd, nullptr, listeners_[a.listener]);
+  acceptor_->set_load(in_app_, batch.size());
 }
 
 void Worker::adopt(int fd, const sockaddr* peer, const Listener& listener) {
+  if (fd > static_cast<int>(kFdMask)) {
+    // Beyond what an event tag can name (16M descriptors): never reached
+    // with any sane open files limit, but refused rather than mistaken.
+    spdlog::error("worker {}: descriptor {} is too high to watch; connection closed", settings_.id, fd);
+    ::close(fd);
+    return;
+  }
   auto c = std::make_unique<Connection>(fd, peer, listener, settings_.socket_timeout_ms, write_budget_);
+  c->serial = ++connection_serial_;
   c->session = listener.protocol->open_session(*c);
   if (!c->session) {
     spdlog::error("protocol could not open a session for a connection on {}", listener.socket->address.text);
@@ -327,6 +376,7 @@ void Worker::adopt(int fd, const sockaddr* peer, const Listener& listener) {
   }
   Connection& ref = *c;
   connections_.emplace(fd, std::move(c));
+  if (draining_) ref.session->close_after_response();
   ref.phase = sdk::Phase::idle;
   refresh_deadline(ref, true);
   // The request usually arrives with the connection (TCP_DEFER_ACCEPT): read
@@ -338,12 +388,19 @@ void Worker::adopt(int fd, const sockaddr* peer, const Listener& listener) {
     watch(*it->second, it->second->state == Connection::State::in_app ? 0 : kReadEvents);
 }
 
-void Worker::watch(Connection& c, std::uint32_t events) {
+bool Worker::watch(Connection& c, std::uint32_t events) {
   epoll_event ev{};
   ev.events = events;
-  ev.data.u64 = kConnection | static_cast<std::uint64_t>(c.fd());
-  epoll_ctl(epoll_fd_, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd(), &ev);
+  ev.data.u64 = connection_tag(c);
+  int op = c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(epoll_fd_, op, c.fd(), &ev) != 0) {
+    // Unwatched, the connection would hang: the worker stops and its end of
+    // iteration closes it (see run()).
+    fail(fmt::format("epoll_ctl({}) for the connection from {}", epoll_op_name(op), c.info().remote_addr));
+    return false;
+  }
   c.registered = true;
+  return true;
 }
 
 void Worker::on_readable(Connection& c) {
@@ -436,7 +493,11 @@ void Worker::apply(Connection& c, sdk::Progress progress) {
           return;
         }
         c.state = Connection::State::in_app;
+        in_app_++;
+        if (acceptor_) acceptor_->set_load(in_app_);
         progress = serve(c, 0);
+        in_app_--;
+        if (acceptor_) acceptor_->set_load(in_app_);
         check_recycle();
         continue;
       case sdk::Progress::respond_and_close: {
@@ -464,8 +525,8 @@ void Worker::dispatch(Connection& c) {
   c.state = Connection::State::in_app;
   watch(c, 0);
   pool_->submit(&c);
-  in_flight_.fetch_add(1, std::memory_order_relaxed);
-  update_accepting();
+  in_app_++;
+  load_changed();
 }
 
 void Worker::update_accepting() {
@@ -473,13 +534,28 @@ void Worker::update_accepting() {
   // here while another worker may be idle: leave it in the kernel's queue
   // for them. (With --threads 1 the loop itself is busy, so it never looks.)
   if (!pool_ || draining_) return;
-  bool full = in_flight_.load(std::memory_order_relaxed) >= settings_.threads;
+  bool full = in_app_ >= settings_.threads;
   if (full == !accepting_) return;
   accepting_ = !full;
-  sync_listeners();  // (the acceptor thread checks in_flight_ itself)
+  sync_listeners();  // (the accept-lock thread is told by load_changed())
 }
 
-sdk::Progress Worker::serve(Connection& c, int thread) {
+sdk::Progress Worker::serve(Connection& c, int thread) noexcept {
+  try {
+    return serve_request(c, thread);
+  } catch (const std::exception& e) {
+    spdlog::error("worker {}: unexpected error while serving a request from {}: {}; connection closed", settings_.id,
+                  c.info().remote_addr, e.what());
+  } catch (...) {
+    spdlog::error("worker {}: unexpected error while serving a request from {}; connection closed", settings_.id,
+                  c.info().remote_addr);
+  }
+  scoreboard_.core(settings_.slot, thread).busy_since_ms.store(0, std::memory_order_relaxed);
+  c.abort();
+  return sdk::Progress::close;
+}
+
+sdk::Progress Worker::serve_request(Connection& c, int thread) {
   sdk::Request& request = c.session->request();
   CoreSlot& core = scoreboard_.core(settings_.slot, thread);
   RequestTimer timer;
@@ -529,11 +605,15 @@ sdk::Progress Worker::serve(Connection& c, int thread) {
 }
 
 void Worker::linger_close(Connection& c, std::string_view reply) {
-  // Best effort, without blocking the loop: an error reply is small.
+  // Best effort, without blocking the loop: an error reply is small, and a
+  // client that cannot take it is gone or hostile.
   if (!reply.empty()) (void)!send(c.fd(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   // Half-close and read until the client closes, so unread request bytes do
   // not turn our close into a reset that destroys the reply in flight.
-  shutdown(c.fd(), SHUT_WR);
+  if (shutdown(c.fd(), SHUT_WR) != 0) {
+    close_connection(c);  // not connected any more: nothing to linger for
+    return;
+  }
   c.state = Connection::State::lingering;
   if (pool_) watch(c, kReadEvents);
   c.deadline_ms = monotonic_ms() + kLingerMs;
@@ -604,8 +684,14 @@ void Worker::begin_drain(RecycleReason reason) {
 }
 
 void Worker::handle_signals() {
-  signalfd_siginfo info{};
-  while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+  for (;;) {
+    signalfd_siginfo info{};
+    ssize_t n = ::read(signal_fd_, &info, sizeof info);
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(sizeof info)) {
+      if (n < 0 && errno != EAGAIN) fail("reading the signalfd");
+      return;
+    }
     switch (info.ssi_signo) {
       case SIGTERM:
       case SIGHUP:

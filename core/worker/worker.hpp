@@ -6,12 +6,10 @@
 #include <trellis/lock_engine.hpp>
 #include <trellis/runtime.hpp>
 
-#include <atomic>
 #include <cstdint>
 #include <map>
-#include <string>
 #include <memory>
-#include <thread>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -19,6 +17,7 @@
 #include "worker/app_thread_pool.hpp"
 #include "worker/connection.hpp"
 #include "worker/listener_ref.hpp"
+#include "worker/locked_acceptor.hpp"
 #include "worker/static_files.hpp"
 
 namespace trellis::core {
@@ -37,7 +36,6 @@ struct WorkerSettings {
   std::int64_t reload_on_rss_bytes = 0;  // 0: never recycle
   bool log_requests = true;
   sdk::LockEngine* lock_engine = nullptr;  // nullptr: EPOLLEXCLUSIVE
-  std::string die_holding_lock_trigger;     // test hook, see worker_main.cpp
   std::vector<StaticMap> static_maps;       // --static-map, checked before the app
 };
 
@@ -52,13 +50,26 @@ class Worker {
   Worker(WorkerSettings settings, std::vector<Listener> listeners, RuntimeTable runtimes, Scoreboard& scoreboard);
   ~Worker();
 
-  // Runs until the worker has drained (TERM, max-requests, reload-on-rss).
-  // Returns the process exit code.
+  // Runs until the worker has drained (TERM, max-requests, reload-on-rss, or
+  // a failed system call). Returns the process exit code: 0, or
+  // kExitSystemError after a failure it logged.
   int run();
 
  private:
-  struct Tag;  // what an epoll event refers to
-
+  // Creates the epoll set, the signalfd, the thread pool and the acceptor.
+  bool start();
+  // A system call failed (errno says how): log it with `what`, stop
+  // accepting, close what no application thread holds, and exit with
+  // kExitSystemError once the requests in the application are done, so
+  // the master replaces this worker instead of it running half-broken.
+  void fail(const std::string& what);
+  // Draining is over: nothing left to serve, and nothing more can arrive.
+  bool drained();
+  // The epoll events of a connection whose request is in an application
+  // thread (it is watched for none, but hang-ups are reported regardless).
+  void on_parked_event(Connection& c, std::uint32_t events);
+  // The number of requests in the application changed.
+  void load_changed();
   void arm_listeners();
   void disarm_listeners();
   // Puts the listening sockets in the epoll set or takes them out, as
@@ -68,17 +79,20 @@ class Worker {
   // connections stay in the kernel) instead of waking again at once.
   void pause_accepting(const Listener& listener, int err);
   void accept_from(const Listener& listener);
-  void accept_locked_loop();
   void adopt(int fd, const sockaddr* peer, const Listener& listener);
   void on_readable(Connection& c);
   void on_writable(Connection& c);
   void apply(Connection& c, sdk::Progress progress);
   void dispatch(Connection& c);
-  sdk::Progress serve(Connection& c, int thread);
+  // Runs one request through the application (static files first). Never
+  // throws: an unexpected error is logged and the connection aborted.
+  sdk::Progress serve(Connection& c, int thread) noexcept;
+  sdk::Progress serve_request(Connection& c, int thread);
   void linger_close(Connection& c, std::string_view reply);
   void close_connection(Connection& c);
-  // The epoll events the loop wants for this connection (0: none).
-  void watch(Connection& c, std::uint32_t events);
+  // The epoll events the loop wants for this connection (0: none). False
+  // after a failure (the worker is failing: see fail()).
+  bool watch(Connection& c, std::uint32_t events);
   void refresh_deadline(Connection& c, bool activity);
   void sweep(std::int64_t now);
   void begin_drain(RecycleReason reason);
@@ -99,21 +113,16 @@ class Worker {
   WriteBudget write_budget_;  // before connections_: they refer to it
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::unique_ptr<AppThreadPool> pool_;
+  std::unique_ptr<LockedAcceptor> acceptor_;  // accept-lock mode only
   bool draining_ = false;
+  bool failed_ = false;                   // a system call failed: see fail()
+  bool loop_serves_ = false;              // --threads 1: the loop thread runs the application
   bool accepting_ = true;                 // capacity left to accept (threads free)
   bool listening_ = false;                // listeners are in the epoll set
   std::int64_t accept_paused_until_ = 0;  // monotonic ms; 0: not paused
-  std::atomic<int> in_flight_{0};         // requests handed to the pool
-  std::atomic<int> handed_over_{0};       // accepted by the acceptor, not yet adopted
+  int in_app_ = 0;                        // requests in the application now
+  std::uint32_t connection_serial_ = 0;   // the last Connection::serial given
   std::uint64_t recycle_after_ = 0;
-
-  // Accept-lock mode: a thread takes the lock, accepts one connection and
-  // passes it to the loop through accepted_fd_.
-  std::thread acceptor_;
-  std::atomic<bool> acceptor_stop_{false};
-  int accepted_event_fd_ = -1;
-  std::mutex accepted_mutex_;
-  std::vector<std::pair<int, const Listener*>> accepted_;
 };
 
 }  // namespace trellis::core

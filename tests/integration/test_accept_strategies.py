@@ -2,12 +2,14 @@
 that dies holding the accept lock does not stop the others."""
 import concurrent.futures
 import http.client
+import threading
 import time
 import uuid
 
 import pytest
 
-from conftest import TEST_PLUGIN_DIR
+from conftest import TEST_PLUGIN_DIR, free_port, http_get
+from robustness_support import faults, requests_in_app, wait_until
 
 BASE = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http", "--processes", "4"]
 
@@ -56,15 +58,43 @@ def test_every_request_is_served_exactly_once(server, strategy):
 @pytest.mark.parametrize("engine", ["pthread", "flock", "sem"])
 def test_a_worker_dying_while_holding_the_lock_does_not_stop_the_others(server, tmp_path, engine):
     trigger = tmp_path / "die-now"
-    s = server(*BASE[:-1], "2", "--lock-engine", engine, env={"TRELLIS_TEST_HOOKS": f"die-holding-lock:{trigger}"})
+    # A worker calls accept4() only while it holds the accept lock: the
+    # first one to do so after the trigger appears dies there, lock held.
+    s = server(*BASE[:-1], "2", "--lock-engine", engine, env=faults(f"accept4:die:once:{trigger}"))
     assert post_echo(s.port, "before") == [(200, True)]
+    workers = s.workers()
     trigger.touch()
-    assert s.wait_log("dies while holding the accept lock"), s.log()
-    # The other worker (and the respawned one) keep accepting.
+    # The connection that meets the dying worker stays queued, and it and
+    # the next ones are served by the other worker (and the respawned one).
     for i in range(40):
         assert post_echo(s.port, f"after-{i}") == [(200, True)]
+    assert "accept4() kills the process" in s.log(), s.log()
     assert s.wait_log("was killed by signal 9")
+    assert len(set(workers) - set(s.workers())) == 1
     if engine == "pthread":
         assert s.wait_log("lock holder died; lock recovered"), s.log()
     if engine == "sem":
         assert s.wait_log("died holding the lock; released it"), s.log()
+
+
+@pytest.mark.parametrize("engine", ["pthread", "flock", "sem"])
+def test_a_busy_worker_leaves_the_lock_to_an_idle_one(server, engine):
+    """While one worker (one thread) is in the application, the other accepts
+    every new connection: none waits behind the busy one."""
+    stats = free_port()
+    s = server(*BASE[:-1], "2", "--lock-engine", engine, "--stats", f"127.0.0.1:{stats}")
+    slow = threading.Thread(target=lambda: http_get(s.port, "/sleep/3000"))
+    slow.start()
+    try:
+        assert wait_until(lambda: requests_in_app(stats) == 1)
+        served_by = set()
+        for _ in range(20):
+            status, pid = http_get(s.port, "/pid")
+            assert status == 200
+            served_by.add(pid)
+        # All answered while the slow request still runs, by the other
+        # worker: not one of them waited for the busy one.
+        assert slow.is_alive(), "a quick request waited behind the busy worker"
+        assert len(served_by) == 1
+    finally:
+        slow.join(15)

@@ -17,6 +17,10 @@ class LockEngine {
   virtual Status init_master(Host& host) noexcept = 0;
   // In each worker after fork (flock opens its own descriptor here).
   virtual Status init_child() noexcept { return Status::ok; }
+  // The worker's accept thread, around poll() and accept(). lock() blocks
+  // as long as it takes; a stopping worker may exit while its thread still
+  // waits here (a thread that gets the lock after that calls unlock() at
+  // once), so the lock must survive a waiter that vanishes.
   virtual Status lock() noexcept = 0;
   virtual void unlock() noexcept = 0;
   // In the master: worker `pid` died and may have held the lock.
