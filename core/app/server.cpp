@@ -94,16 +94,20 @@ void drop_privileges(const config::Config& cfg) {
 }
 
 void daemonize(const std::string& logfile) {
+  // Everything that can fail is tried before the parent exits, so a bad
+  // log path is an error the caller of trellis sees, not a silent death.
+  int out = open(logfile.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (out < 0) throw StartupError("cannot open the --daemonize log file " + logfile + ": " + std::strerror(errno));
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull < 0) throw StartupError(std::string("cannot open /dev/null: ") + std::strerror(errno));
   pid_t pid = fork();
   if (pid < 0) throw StartupError(std::string("cannot daemonize: ") + std::strerror(errno));
   if (pid > 0) _exit(0);
-  setsid();
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-  int out = open(logfile.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (out < 0) throw StartupError("cannot open the --daemonize log file " + logfile + ": " + std::strerror(errno));
-  dup2(out, STDOUT_FILENO);
-  dup2(out, STDERR_FILENO);
+  if (setsid() < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+      dup2(out, STDERR_FILENO) < 0)
+    throw StartupError(std::string("cannot daemonize: ") + std::strerror(errno));
+  close(devnull);
+  close(out);
 }
 
 int listen_backlog(const config::Config& cfg) {

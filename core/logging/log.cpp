@@ -65,8 +65,10 @@ void set_process_label(const std::string& label) {
 
 void reopen() {
   // A file that cannot be opened now: keep writing to the old one rather
-  // than lose lines.
-  if (!g_path.empty()) (void)point_stdio_at(g_path);
+  // than lose lines, and say so there.
+  if (!g_path.empty() && !point_stdio_at(g_path))
+    spdlog::error("cannot reopen the log file {}: {}; still writing to the one open before", g_path,
+                  std::strerror(errno));
 }
 
 int output_fd() { return STDERR_FILENO; }

@@ -12,10 +12,11 @@ bool point_stdio_at(const std::string& path) noexcept {
   if (fd < 0) return false;
   // dup2 replaces each descriptor in one step: no line is ever lost
   // between the old file and the new one (logrotate's rename-then-USR1).
-  ::dup2(fd, STDOUT_FILENO);
-  ::dup2(fd, STDERR_FILENO);
+  bool ok = ::dup2(fd, STDOUT_FILENO) >= 0 && ::dup2(fd, STDERR_FILENO) >= 0;
+  int err = errno;
   ::close(fd);
-  return true;
+  errno = err;
+  return ok;
 }
 
 void write_line(int fd, const char* data, std::size_t size) noexcept {

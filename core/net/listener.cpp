@@ -8,6 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -92,13 +94,23 @@ ListenSocket bind_tcp(const Address& a, const BindOptions& o) {
       last_err = errno;
       continue;
     }
+    // Each of these changes how the server behaves (a restart that cannot
+    // bind, workers that do not share a port, delayed small responses):
+    // one that fails is a start-up error, not a quiet difference.
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (o.reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (o.defer_accept) {
-      int seconds = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+    int seconds = 1;  // TCP_DEFER_ACCEPT
+    const char* failed = nullptr;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) failed = "set SO_REUSEADDR on";
+    else if (o.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      failed = "set SO_REUSEPORT on";
+    else if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) failed = "set TCP_NODELAY on";
+    else if (o.defer_accept && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) != 0)
+      failed = "set TCP_DEFER_ACCEPT on";
+    if (failed) {
+      int err = errno;
+      close(fd);
+      freeaddrinfo(found);
+      fail(a, failed, err);
     }
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
       freeaddrinfo(found);
@@ -145,7 +157,12 @@ ListenSocket bind_listener(const Address& a, const BindOptions& o) {
     fail(a, "listen on", err);
   }
   // Workers poll and accept without blocking.
-  fcntl(s.fd, F_SETFL, fcntl(s.fd, F_GETFL) | O_NONBLOCK);
+  int flags = fcntl(s.fd, F_GETFL);
+  if (flags < 0 || fcntl(s.fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    int err = errno;
+    if (!s.inherited) close(s.fd);
+    fail(a, "make non-blocking", err);
+  }
   return s;
 }
 
@@ -179,8 +196,11 @@ int take_inherited_socket(const Address& a) {
       match = port == a.port && (a.host.empty() || a.host == host || a.host == "0.0.0.0" || a.host == "::");
     }
     if (match) {
+      // Kept out of application subprocesses; a descriptor systemd handed
+      // over that refuses the flag is still served.
+      if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+        spdlog::warn("cannot set close-on-exec on inherited socket {}: {}", fd, std::strerror(errno));
       taken.insert(fd);
-      fcntl(fd, F_SETFD, FD_CLOEXEC);
       return fd;
     }
   }

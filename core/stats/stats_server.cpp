@@ -51,7 +51,8 @@ StatsServer::StatsServer(StatsSettings settings) : settings_(std::move(settings)
   listener_ = std::make_unique<net::ListenSocket>(net::bind_listener(address, bind));
   // The master's loop must never wait in accept().
   int fl = fcntl(listener_->fd, F_GETFL);
-  fcntl(listener_->fd, F_SETFL, fl | O_NONBLOCK);
+  if (fl < 0 || fcntl(listener_->fd, F_SETFL, fl | O_NONBLOCK) != 0)
+    throw std::runtime_error(std::string("cannot make the stats socket non-blocking: ") + std::strerror(errno));
 }
 
 StatsServer::~StatsServer() {
