@@ -55,7 +55,10 @@ Progress UwsgiSession::on_received(std::size_t n) noexcept {
 
 Progress UwsgiSession::on_eof() noexcept {
   try {
-    return decide(reader_.on_eof());
+    Progress p = decide(reader_.on_eof());
+    // The peer has stopped sending: an unanswered refusal has nothing to
+    // linger for.
+    return p == Progress::respond_and_close && pending_.empty() ? Progress::close : p;
   } catch (const std::bad_alloc&) {
     return Progress::close;
   }
@@ -82,7 +85,10 @@ Progress UwsgiSession::refuse() noexcept {
   // One line per refused packet; a body spool failure is ours, not theirs.
   host_.logf(r.status >= 500 && r.status != 501 ? LogLevel::error : LogLevel::warn,
              "uwsgi: refused request from %s: %s", peer().c_str(), r.reason.c_str());
-  if (r.status == 0) return Progress::close;
+  // Not answered (status 0), but closed lingering like an answer: the peer
+  // may still be sending the rest of the packet, and a plain close with
+  // those bytes unread would reset the connection instead of ending it.
+  if (r.status == 0) return Progress::respond_and_close;
   try {
     pending_ = error_reply(r.status);
   } catch (const std::bad_alloc&) {
