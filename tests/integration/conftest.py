@@ -27,6 +27,36 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    """Calls predicate() until it returns a true value or `timeout` seconds
+    have passed; returns its last value, so `assert wait_until(...)` fails
+    with what was last seen. Tests wait for state this way, never for time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def fd_target(pid, fd):
+    """What /proc says descriptor `fd` of `pid` points at ("" if gone)."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return ""
+
+
+def read_stats(port, timeout=5):
+    """The JSON document of a plain --stats server on 127.0.0.1:port."""
+    import json
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return json.loads(data)
+
+
 def wait_for_port(port, proc, timeout=15.0, host="127.0.0.1"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -58,12 +88,17 @@ def child_pids(pid, prefix="trellis-w"):
 class Server:
     """A running trellis; .log() returns everything it printed so far."""
 
-    def __init__(self, args, tmp_path, env=None, port=None, wait=True, http=True):
+    def __init__(self, args, tmp_path, env=None, port=None, wait=True, http=True, stats=False):
         self.port = port or free_port()
         self.log_path = tmp_path / f"trellis-{self.port}.log"
         full = [str(BIN)]
         if http:
             full += ["--http-socket", f"127.0.0.1:{self.port}"]
+        # stats=True: a plain stats server, so a test can see what the
+        # workers are doing (s.stats(), s.wait_in_app()).
+        self.stats_port = free_port() if stats else None
+        if stats:
+            full += ["--stats", f"127.0.0.1:{self.stats_port}"]
         full += list(args)
         self.args = full
         e = dict(os.environ)
@@ -95,6 +130,18 @@ class Server:
                 return True
             time.sleep(0.05)
         return False
+
+    def stats(self):
+        return read_stats(self.stats_port)
+
+    def in_app(self):
+        """How many requests the application is handling now (needs stats=True)."""
+        return sum(c["in_request"] for w in self.stats()["workers"] for c in w["cores"])
+
+    def wait_in_app(self, n=1, timeout=10.0):
+        """True once `n` requests are inside the application: a signal sent
+        or a request made after this happens while they are in flight."""
+        return wait_until(lambda: self.in_app() >= n, timeout)
 
     def send(self, sig):
         self.proc.send_signal(sig)

@@ -410,12 +410,44 @@ def test_304_keeps_pipeline_in_sync(srv):
 # --- tear-down with unread client bytes: RST destroys the response
 
 
+def _tcp_queues(local_port, remote_port):
+    """(state, send queue, receive queue) of the IPv4 TCP socket from
+    local_port to remote_port, as /proc/net/tcp shows it; None if none."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if int(parts[1].rsplit(":", 1)[1], 16) == local_port and \
+                    int(parts[2].rsplit(":", 1)[1], 16) == remote_port:
+                tx, rx = (int(x, 16) for x in parts[4].split(":"))
+                return int(parts[3], 16), tx, rx
+    return None
+
+
+def _wait_server_backlogged(sock, server_port, timeout=10.0):
+    """Waits until the server has response bytes queued that the client,
+    holding unread bytes itself, does not take: the server is blocked on a
+    full send buffer (or it has already closed its end)."""
+    me = sock.getsockname()[1]
+
+    def backlogged():
+        server, client = _tcp_queues(server_port, me), _tcp_queues(me, server_port)
+        if server is None or server[0] != 1:  # 1: ESTABLISHED
+            return True
+        return server[1] > 0 and client is not None and client[2] > 0
+
+    deadline = time.monotonic() + timeout
+    while not backlogged():
+        assert time.monotonic() < deadline, (_tcp_queues(server_port, me), _tcp_queues(me, server_port))
+        time.sleep(0.01)
+
+
 def _big_close(port, request, extra, n=8_000_000):
     with Conn(port, timeout=10) as c:
         c.send(request)
-        time.sleep(0.3)
+        # The response has begun (peeked, not read): the request was read.
+        assert c.s.recv(1, socket.MSG_PEEK) == b"H"
         c.send(extra)  # bytes the server will never read
-        time.sleep(1.0)  # let the server block on a full send buffer
+        _wait_server_backlogged(c.s, port)
         r = c.read(timeout=10)
         assert r.status == 200
         return len(r.body), c.reset
@@ -443,7 +475,7 @@ def test_connection_close_without_extra_bytes_delivers_whole_response(srv):
     response arrives whole (RFC 9112 §9.6)."""
     with Conn(srv.port, timeout=10) as c:
         c.send(b"GET /big/8000000 HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
-        time.sleep(1.0)
+        _wait_server_backlogged(c.s, srv.port)
         r = c.read(timeout=10)
         assert len(r.body) == 8_000_000 and not c.reset
 

@@ -114,7 +114,7 @@ def test_keepalive_timeout_counts_from_the_last_response(module_server, threads)
                             f"the server closed the keep-alive connection ({e})")
             assert r.body == b"x" and "close" not in r.connection_tokens()
             if i < 6:
-                time.sleep(0.6)
+                time.sleep(0.6)  # the behaviour under test: idle, but less than the timeout
         closed, t = time_to_close(c, 5)
         assert closed and 1.5 <= t <= 3.5, f"closed={closed} {t:.2f}s after the last response (timeout 2)"
 
@@ -158,7 +158,9 @@ def test_slow_reader_is_cut_after_socket_timeout(module_server):
     try:
         slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         slow.send(request("GET", "/bytes/50000000"))
-        time.sleep(0.3)
+        # Its response has begun (peeked, not read): the app thread is the
+        # one writing it when the fresh request comes.
+        assert slow.sock.recv(1, socket.MSG_PEEK) == b"H"
         start = time.monotonic()
         with Client(s.port, timeout=10) as fresh:
             fresh.send(request("GET", "/bytes/3"))

@@ -142,6 +142,29 @@ def port_open(port):
         return False
 
 
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    """Polls predicate() until it is true or `timeout` passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def tcp_connections_with(port):
+    """States of the IPv4 TCP sockets with `port` at one end other than the
+    listening one (/proc/net/tcp: 1 ESTABLISHED, 6 TIME_WAIT, 10 LISTEN)."""
+    states = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            p = line.split()
+            ports = (int(p[1].rsplit(":", 1)[1], 16), int(p[2].rsplit(":", 1)[1], 16))
+            if port in ports and int(p[3], 16) != 10:
+                states.append(int(p[3], 16))
+    return states
+
+
 def kill_group(proc, sig=signal.SIGTERM, timeout=10):
     if proc.poll() is not None:
         return
@@ -288,6 +311,10 @@ class Nginx:
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
+
+    def access_log(self):
+        p = self.prefix / "access.log"
+        return p.read_text(errors="replace") if p.exists() else ""
 
     def error_log(self):
         p = self.prefix / "error.log"
@@ -675,7 +702,11 @@ def test_nginx_idle_keepalive_close_is_clean(own):
         for i in range(2):
             r = s.post(ng.url + "/ka/echo", data=b"x%d" % i, timeout=10)
             assert (r.status_code, r.content) == (200, b"x%d" % i)
-            time.sleep(2.2)
+            # Idle past trellis' keep-alive timeout: wait until trellis has
+            # closed nginx's cached connection and nginx has closed its end
+            # too (only TIME_WAIT is left), so the next POST needs a new one.
+            assert wait_until(lambda: all(st == 6 for st in tcp_connections_with(t.port)), 10), \
+                tcp_connections_with(t.port)
     assert ng.bad_lines() == []
 
 
@@ -689,13 +720,25 @@ def test_nginx_graceful_reload_under_keepalive_post_load(own, tmp_path):
     ng = start_nginx(t)
     script = tmp_path / "post.lua"
     script.write_text(WRK_POST_SCRIPT)
-    p = subprocess.Popen(["wrk", "-t2", "-c20", "-d4s", "-s", str(script), ng.url + "/ka/echo"],
+    # wrk runs until told to stop (SIGINT: it reports as at the end of -d).
+    p = subprocess.Popen(["wrk", "-t2", "-c20", "-d120s", "-s", str(script), ng.url + "/ka/echo"],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def posts():
+        return ng.access_log().count("POST /ka/echo")
+
+    def load_goes_on(more=200):
+        target = posts() + more
+        assert wait_until(lambda: posts() >= target or p.poll() is not None, 30) and p.poll() is None, \
+            (posts(), target, p.poll())
+
     try:
-        time.sleep(1)
-        t.proc.send_signal(signal.SIGHUP)
-        time.sleep(1.5)
-        t.proc.send_signal(signal.SIGHUP)
+        load_goes_on()
+        for generation in (2, 3):
+            t.proc.send_signal(signal.SIGHUP)
+            assert wait_until(lambda: f"workers are ready (generation {generation})" in t.log(), 30), t.log()
+            load_goes_on()  # through the new generation
+        p.send_signal(signal.SIGINT)
         out = p.communicate(timeout=30)[0].decode()
     finally:
         if p.poll() is None:
@@ -833,7 +876,8 @@ def test_curl_max_time_then_server_still_serves(srv):
     assert p.returncode == 28 and time.monotonic() - t0 < 2.5
     for _ in range(6):
         assert requests.get(srv.url + "/big/10", timeout=10).content == b"0123456789"
-    time.sleep(1.8)  # the abandoned request finishes; its worker serves on
+    # The abandoned request finishes (its log line): its worker serves on.
+    assert wait_until(lambda: "GET /sleep/2500 =>" in srv.log(), 10), srv.log()[-2000:]
     for _ in range(6):
         assert requests.get(srv.url + "/big/10", timeout=10).content == b"0123456789"
 

@@ -124,7 +124,14 @@ def test_no_100_continue_after_the_final_response_head(pysrv):
         if r.status == 100:  # a 100 before the final head is fine
             r = c.read_head(timeout=5)
         assert r.status == 200 and r.header("transfer-encoding") == "chunked"
-        time.sleep(0.3)  # like a client whose expect timeout ran out
+        # The first body piece has come: the app's write() returned and it
+        # goes on to read the body.
+        deadline = time.monotonic() + 5
+        while b"head-first;" not in c.buf:
+            assert c._fill(deadline), f"connection closed before the first body piece: {c.buf!r}"
+        # The behaviour under test: a client whose expect timeout ran out
+        # sends the body unasked, while the application waits for it.
+        time.sleep(0.3)
         c.send(b"hello")
         c.read_body(r)
         assert b"100 Continue" not in r.raw_body, f"interim response inside the body: {r.raw_body!r}"

@@ -3,7 +3,6 @@ thread: the worker keeps the response's unsent tail (--write-buffer) and sends
 it from the event loop while the thread serves others. One worker, one
 thread, so a held thread would show at once. C++ test runtime, no Python."""
 import socket
-import time
 
 import pytest
 
@@ -23,6 +22,12 @@ def slow_reader(port, target, rcvbuf=4096):
     s.connect(("127.0.0.1", port))
     s.sendall(request("GET", target))
     return s
+
+
+def response_begun(s):
+    """Waits until the first response byte is in (peeked, not read): the
+    server has taken the request and is writing as far as the socket takes."""
+    assert s.recv(1, socket.MSG_PEEK) == b"H"
 
 
 def read_all(s, until):
@@ -55,7 +60,7 @@ def srv(module_server, request):
 def test_other_clients_are_served_while_one_reads_slowly(srv):
     s = slow_reader(srv.port, f"/bytes/{BIG}")
     try:
-        time.sleep(0.3)  # the response is written as far as the socket takes it
+        response_begun(s)
         assert answered_within(srv.port, 3)
         data = read_all(s, BIG + 200)
         head, _, body = data.partition(b"\r\n\r\n")
@@ -70,7 +75,7 @@ def test_keep_alive_continues_after_the_kept_bytes(srv):
     s = slow_reader(srv.port, f"/bytes/{BIG}")
     try:
         s.sendall(request("GET", "/bytes/5"))
-        time.sleep(0.3)
+        response_begun(s)
         assert answered_within(srv.port, 3)
         data = b""
         while data.count(b"HTTP/1.1 200") < 2 or not data.endswith(b"xxxxx"):
@@ -88,7 +93,7 @@ def test_response_larger_than_the_buffer_still_arrives_whole(module_server):
     srv = module_server(*TESTAPP, "--processes", "1", "--write-buffer", "65536")
     s = slow_reader(srv.port, "/bytes/12000000")
     try:
-        time.sleep(0.3)
+        response_begun(s)
         data = read_all(s, 12_000_000 + 200)
         head, _, body = data.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200") and len(body) == 12_000_000 and body.count(b"x") == 12_000_000
@@ -103,7 +108,7 @@ def test_without_a_write_buffer_the_thread_waits_for_the_reader(module_server):
     srv = module_server(*TESTAPP, "--processes", "1", "--write-buffer", "0")
     s = slow_reader(srv.port, f"/bytes/{BIG}")
     try:
-        time.sleep(0.3)
+        response_begun(s)
         assert not answered_within(srv.port, 1.5)
         data = read_all(s, BIG + 200)
         assert data.endswith(b"x" * 1000)
@@ -132,7 +137,7 @@ def test_slow_download_of_a_static_file_holds_no_thread(module_server, tmp_path,
     s = slow_reader(srv.port, "/files/big.bin")
     try:
         s.sendall(request("GET", "/bytes/5"))  # pipelined: answered after the whole file
-        time.sleep(0.3)
+        response_begun(s)
         assert answered_within(srv.port, 2 if buffer == "default" else 1.5) == (buffer == "default")
         got = b""
         while not got.endswith(b"\r\n\r\nxxxxx"):

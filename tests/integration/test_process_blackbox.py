@@ -57,9 +57,14 @@ def application(environ, start_response):
 SLOW_IMPORT_APP = r'''
 import os, time
 try:
-    time.sleep(float(open(os.environ["DELAY_FILE"]).read()))
+    delay = float(open(os.environ["DELAY_FILE"]).read())
 except (FileNotFoundError, ValueError):
-    pass
+    delay = 0
+if delay:
+    # Tells the test that the import is under way.
+    with open(os.environ["DELAY_FILE"] + ".importing", "a") as f:
+        f.write("%d\n" % os.getpid())
+    time.sleep(delay)
 
 def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
@@ -123,6 +128,18 @@ def read_stats(port):
         while chunk := s.recv(65536):
             data += chunk
     return json.loads(data)
+
+
+def in_app(stats_port):
+    """Requests the application is handling now, from the stats server."""
+    return sum(c["in_request"] for w in read_stats(stats_port)["workers"] for c in w["cores"])
+
+
+def fd_target(pid, fd):
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:
+        return ""
 
 
 def run(args, env=None, cwd=None, timeout=20):
@@ -418,7 +435,9 @@ def test_out_of_range_integers_are_refused(start, app):
 # -------------------------------------------------------------- signals
 
 def test_term_finishes_in_flight_requests_and_kills_after_mercy(start, app):
-    t = serve(start, app, "--processes", "2", "--threads", "2", "--worker-reload-mercy", "1")
+    stats_port = free_port()
+    t = serve(start, app, "--processes", "2", "--threads", "2", "--worker-reload-mercy", "1",
+              "--stats", f"127.0.0.1:{stats_port}")
     results = {}
 
     def fetch(name, path):
@@ -431,7 +450,7 @@ def test_term_finishes_in_flight_requests_and_kills_after_mercy(start, app):
                threading.Thread(target=fetch, args=("long", "/sleep/30"))]
     for th in threads:
         th.start()
-    time.sleep(0.4)  # both requests are in the application
+    assert wait_until(lambda: in_app(stats_port) == 2, 10), "both requests should be in the application"
     started = time.monotonic()
     t.send(signal.SIGTERM)
     assert t.wait_exit(10) == 0, t.output()
@@ -446,11 +465,12 @@ def test_term_finishes_in_flight_requests_and_kills_after_mercy(start, app):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGQUIT], ids=["INT", "QUIT"])
 def test_int_and_quit_stop_at_once(start, app, sig):
-    t = serve(start, app, "--processes", "2")
+    stats_port = free_port()
+    t = serve(start, app, "--processes", "2", "--stats", f"127.0.0.1:{stats_port}")
     result = {}
     th = threading.Thread(target=lambda: result.setdefault("r", _safe_get(t.port, "/sleep/20")))
     th.start()
-    time.sleep(0.3)
+    assert wait_until(lambda: in_app(stats_port) == 1, 10), "the request should be in the application"
     workers = worker_pids(t.pid)
     started = time.monotonic()
     t.send(sig)
@@ -490,7 +510,8 @@ def test_int_stops_at_once_while_the_application_imports(start, tmp_path, when):
         delay.write_text("30")
         t.send(signal.SIGHUP)
     assert t.wait_log("importing the application", count=1 if when == "startup" else 2)
-    time.sleep(0.3)
+    # The application itself says it is inside its 30 s import.
+    assert wait_until(lambda: Path(f"{delay}.importing").exists(), 10), t.output()
     t.send(signal.SIGINT)
     code = t.wait_exit(4)  # docs/signals.md: workers exit at once, killed after 3 s at most
     if code is None:
@@ -621,7 +642,9 @@ def test_sighup_reload_under_load_loses_nothing(start, tmp_path, app):
         t.send(signal.SIGHUP)
         assert t.wait_log("workers are ready", count=2)
         assert wait_until(lambda: not (old & set(worker_pids(t.pid))), 5)
-        time.sleep(0.2)
+        # Requests answered once only the new workers are left.
+        after = ok[0]
+        assert wait_until(lambda: ok[0] >= max(after + 20, 51), 10), (ok[0], failures[:5])
     finally:
         stop.set()
         for th in threads:
@@ -644,9 +667,11 @@ def test_reload_after_many_ttin_replaces_every_worker(start, app):
     scoreboard holds through a reload, which then never completed. Now TTIN
     stops, with a warning, where a reload still fits (8 above the start)."""
     t = serve(start, app, "--processes", "1")
-    for _ in range(10):
+    for i in range(10):
         t.send(signal.SIGTTIN)
-        time.sleep(0.05)
+        # One at a time: signals sent before the master handled the last
+        # one would merge. Each is answered with a line, added or not.
+        assert t.wait_log("SIGTTIN: ", count=i + 1), t.log()
     assert wait_until(lambda: len(worker_pids(t.pid)) == 9, 10)
     assert t.wait_log("SIGTTIN: adding worker 9")
     assert t.wait_log("SIGTTIN: not adding a worker: 9 is the most")
@@ -690,11 +715,15 @@ def test_logto_captures_what_the_application_prints(start, tmp_path, app):
     assert wait_until(lambda: logfile.exists() and "workers are ready" in logfile.read_text(), 15), t.output()
     t.remember()
     assert get(port, "/print") == (200, b"printed")
-    assert wait_until(lambda: "GET /print" in logfile.read_text(), 5)
-    time.sleep(0.2)
+    markers = ("PRINTED-BY-APP", "STDERR-BY-APP", "FD2-BY-APP")
+    wait_until(lambda: "GET /print" in logfile.read_text() and all(m in logfile.read_text() for m in markers), 5)
+    # Once every trellis process has exited, nothing more can reach the
+    # terminal: only then is the absence of the markers there meaningful.
+    assert t.stop() == 0
+    assert wait_until(lambda: not any(pid_alive(p) for p in t.known), 5)
     logged = logfile.read_text()
-    leaked = [m for m in ("PRINTED-BY-APP", "STDERR-BY-APP", "FD2-BY-APP") if m in t.output()]
-    missing = [m for m in ("PRINTED-BY-APP", "STDERR-BY-APP", "FD2-BY-APP") if m not in logged]
+    leaked = [m for m in markers if m in t.output()]
+    missing = [m for m in markers if m not in logged]
     assert not missing and not leaked, f"not in --logto file: {missing}; on the terminal instead: {leaked}"
 
 
@@ -715,9 +744,13 @@ def test_usr1_reopens_the_daemonize_log(tmp_path, app):
         os.rename(logfile, rotated)
         os.kill(pid, signal.SIGUSR1)
         assert wait_until(lambda: "log files reopened" in rotated.read_text() or logfile.exists(), 5)
-        time.sleep(0.3)
+        # The workers reopen from their own loops: wait (without failing
+        # here) until /proc shows their stderr on the new file.
+        workers = [p for p, c in children(pid) if c.startswith("trellis-w")]
+        wait_until(lambda: logfile.exists() and all(fd_target(w, 2) == os.path.realpath(logfile) for w in workers), 5)
         assert get(port, "/after") == (200, b"ok")
-        time.sleep(0.3)
+        # The request's line is somewhere once written: wait for it, then look.
+        wait_until(lambda: "GET /after" in rotated.read_text() + (logfile.read_text() if logfile.exists() else ""), 5)
         assert logfile.exists() and "GET /after" in logfile.read_text(), \
             "after USR1 the log still goes to the rotated file"
     finally:

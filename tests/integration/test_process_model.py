@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import TEST_PLUGIN_DIR, http_get, pid_alive
+from conftest import TEST_PLUGIN_DIR, http_get, pid_alive, wait_until
 
 BASE = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http"]
 
@@ -32,8 +32,11 @@ def test_sigint_stops_everything_at_once(server):
     # Ctrl-C reaches the whole foreground process group.
     os.killpg(s.proc.pid, signal.SIGINT)
     s.proc.wait(timeout=10)
-    time.sleep(0.3)
-    assert not [k for k in kids if pid_alive(k)]
+
+    def alive():
+        return [k for k in kids if pid_alive(k)]
+
+    assert wait_until(lambda: not alive(), timeout=3), f"workers still alive after SIGINT: {alive()}"
 
 
 @pytest.mark.parametrize("mode", [[], ["--lazy-apps"]], ids=["preload", "lazy"])
@@ -75,7 +78,7 @@ def test_crashing_app_is_logged_and_the_worker_respawned(server):
 
 
 def test_term_lets_a_slow_request_finish(server):
-    s = server(*BASE, "--processes", "1")
+    s = server(*BASE, "--processes", "1", stats=True)
     result = {}
 
     def slow():
@@ -83,7 +86,7 @@ def test_term_lets_a_slow_request_finish(server):
 
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.4)
+    assert s.wait_in_app(1), "the slow request never reached the application"
     s.send(signal.SIGTERM)
     t.join(10)
     assert result.get("r") == (200, b"slept")

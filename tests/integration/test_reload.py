@@ -1,13 +1,14 @@
 """Graceful reload under load: new workers first, old ones drain, nothing
 lost. Every request sent during the reloads must succeed."""
 import http.client
+import os
 import signal
 import threading
 import time
 
 import pytest
 
-from conftest import APPS
+from conftest import APPS, wait_until
 
 
 class Load:
@@ -62,6 +63,19 @@ class Load:
         if conn:
             conn.close()
 
+    def wait_served(self, more, version=None, timeout=20):
+        """Waits until `more` further requests succeeded (all answered by
+        `version`, if given): proof the load ran on past this moment."""
+        with self.lock:
+            target = self.ok + more
+        if version is not None:
+            if not wait_until(lambda: version in self.versions, timeout):
+                raise AssertionError(f"no answer from {version!r}; saw {self.versions}, failures {self.failures[:5]}")
+            with self.lock:
+                target = self.ok + more
+        if not wait_until(lambda: self.ok >= target, timeout):
+            raise AssertionError(f"the load stalled at {self.ok} requests; failures {self.failures[:5]}")
+
     def __enter__(self):
         for t in self.threads:
             t.start()
@@ -73,12 +87,21 @@ class Load:
             t.join(15)
 
 
-def start(server, tmp_path, *extra, version="v0"):
+def start(server, tmp_path, *extra, version="v0", **kw):
     vfile = tmp_path / "version"
     vfile.write_text(version)
     s = server("--plugin", "python", "--plugin", "http", "--wsgi-file", str(APPS / "versioned.py"),
-               "--processes", "2", *extra, env={"APP_VERSION_FILE": str(vfile)})
+               "--processes", "2", *extra, env={"APP_VERSION_FILE": str(vfile)}, **kw)
     return s, vfile
+
+
+def touch_file(path):
+    """Changes `path`'s mtime for sure (the master compares nanoseconds, but
+    a coarse clock could give two writes the same time stamp)."""
+    before = path.stat().st_mtime_ns
+    path.write_text("x")
+    if path.stat().st_mtime_ns == before:
+        os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
 
 
 def reload_and_wait(s, count_before):
@@ -103,11 +126,11 @@ MODES = {
 def test_reloads_under_load_lose_nothing_and_serve_new_code(server, tmp_path, mode):
     s, vfile = start(server, tmp_path, *MODES[mode])
     with Load(s.port) as load:
-        time.sleep(0.3)
+        load.wait_served(20)
         for i in range(1, 4):
             vfile.write_text(f"v{i}")
             reload_and_wait(s, s.log().count("workers are ready"))
-            time.sleep(0.3)
+            load.wait_served(20, version=f"v{i}".encode())
     if load.failures:
         print("\n".join(l for l in s.log().splitlines() if "GET /" not in l))
     assert load.failures == [], load.failures[:5]
@@ -125,7 +148,9 @@ def test_a_broken_deploy_keeps_the_old_code_serving(server, tmp_path, mode):
         vfile.write_text("broken")
         s.send(signal.SIGHUP)
         assert s.wait_log("reload failed", timeout=20), s.log()
-        time.sleep(0.5)
+        # Requests served after the failed generation was given up: the old
+        # one kept serving through it and after it.
+        load.wait_served(20)
     assert load.failures == [], load.failures[:5]
     assert load.versions == {b"v0"}
     assert "this deploy is broken on purpose" in s.log()
@@ -138,7 +163,7 @@ def test_a_broken_deploy_keeps_the_old_code_serving(server, tmp_path, mode):
 
 
 def test_in_flight_request_finishes_during_reload(server, tmp_path):
-    s, vfile = start(server, tmp_path, "--processes", "1")
+    s, vfile = start(server, tmp_path, "--processes", "1", stats=True)
     result = {}
 
     def slow():
@@ -149,7 +174,7 @@ def test_in_flight_request_finishes_during_reload(server, tmp_path):
 
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.2)
+    assert s.wait_in_app(1), "the slow request never reached the application"
     vfile.write_text("v1")
     s.send(signal.SIGHUP)
     t.join(10)
@@ -162,8 +187,7 @@ def test_touch_reload(server, tmp_path):
     s, vfile = start(server, tmp_path, "--touch-reload", str(touch))
     before = s.log().count("workers are ready")
     vfile.write_text("v9")
-    time.sleep(0.05)
-    touch.write_text("x")
+    touch_file(touch)
     deadline = time.monotonic() + 15
     while s.log().count("workers are ready") == before and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -184,8 +208,7 @@ def test_chain_reload_replaces_workers_one_at_a_time(server, tmp_path, trigger):
         if trigger == "signal":
             s.send(signal.SIGUSR2)
         else:
-            time.sleep(0.05)
-            touch.write_text("x")
+            touch_file(touch)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and s.log().count("workers are ready") == before:
             # Never fewer serving workers than configured during the chain.

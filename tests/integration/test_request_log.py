@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import TEST_PLUGIN_DIR, Server, http_get
+from conftest import TEST_PLUGIN_DIR, Server, fd_target, http_get, wait_until
 
 BASE = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http"]
 
@@ -203,10 +203,14 @@ def test_usr1_reopens_the_request_log(server, tmp_path, fmt):
     rotated = tmp_path / "trellis.log.1"
     os.rename(logfile, rotated)
     s.send(signal.SIGUSR1)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not (logfile.exists() and "log files reopened" in logfile.read_text()):
-        time.sleep(0.05)
-    time.sleep(0.3)  # the workers reopen from their own loops
+    assert wait_until(lambda: logfile.exists() and "log files reopened" in logfile.read_text(), 5)
+    # The workers reopen from their own loops: wait until each one's
+    # stdout and stderr are the new file.
+    workers = s.workers()
+    assert len(workers) == 2
+    assert wait_until(lambda: all(fd_target(w, fd) == os.path.realpath(logfile) for w in workers for fd in (1, 2)),
+                      5), \
+        {w: (fd_target(w, 1), fd_target(w, 2)) for w in workers}
     for _ in range(4):
         assert http_get(s.port, "/after")[0] == 200
     deadline = time.monotonic() + 5
@@ -218,11 +222,13 @@ def test_usr1_reopens_the_request_log(server, tmp_path, fmt):
 
 
 def test_disable_logging_drops_request_lines(server):
-    s = server(*BASE, "--disable-logging", "--log-format", "json")
+    # One worker, one thread: it writes a request's line before it serves
+    # the next request, so once /later is answered /quiet's line would be
+    # in the log.
+    s = server(*BASE, "--disable-logging", "--log-format", "json", "--processes", "1", "--threads", "1")
     assert http_get(s.port, "/quiet")[0] == 200
-    import time
-    time.sleep(0.3)
-    assert "/quiet" not in s.log()
+    assert http_get(s.port, "/later")[0] == 200
+    assert "/quiet" not in s.log() and "/later" not in s.log()
 
 
 @pytest.mark.parametrize("fmt, message", [("%(nope)", "unknown variable %(nope)"),

@@ -12,6 +12,7 @@ Measurements are read from /proc/PID/{status,stat,fd} of the workers.
 
 Tests for bugs this review found (since fixed) document them in their names and asserts.
 """
+import json
 import os
 import resource
 import signal
@@ -100,6 +101,39 @@ def nthreads(pid):
             if line.startswith("Threads:"):
                 return int(line.split()[1])
     return 0
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    """Polls predicate() until it is true or `timeout` passes; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+def tcp_sockets():
+    """IPv4 TCP sockets from /proc/net/tcp: (local port, remote port, state,
+    send queue, receive queue); state 1 is ESTABLISHED, 10 LISTEN."""
+    out = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            p = line.split()
+            tx, rx = (int(x, 16) for x in p[4].split(":"))
+            out.append((int(p[1].rsplit(":", 1)[1], 16), int(p[2].rsplit(":", 1)[1], 16), int(p[3], 16), tx, rx))
+    return out
+
+
+def listen_queue(port):
+    """Connections waiting in the kernel for the server to accept them."""
+    return sum(rx for lp, _, state, _, rx in tcp_sockets() if lp == port and state == 10)
+
+
+def server_side(port, clients):
+    """The server's ends (state, send queue, receive queue) of the client sockets `clients`."""
+    mine = {c.getsockname()[1] for c in clients}
+    return [(state, tx, rx) for lp, rp, state, tx, rx in tcp_sockets() if lp == port and rp in mine]
 
 
 def cpu_percent(pids, seconds):
@@ -202,6 +236,15 @@ def uwsgi_srv(tmp_path_factory):
                                                    "--socket-timeout", "60"], http=False)
     yield t
     t.stop()
+
+
+def in_app(stats_port):
+    """Requests the application is handling now, from the (plain) stats server."""
+    with socket.create_connection(("127.0.0.1", stats_port), timeout=5) as s:
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return sum(c["in_request"] for w in json.loads(data)["workers"] for c in w["cores"])
 
 
 def connect(port, timeout=10):
@@ -310,13 +353,18 @@ def hold_connections(port, n):
     return socks
 
 
+def out_of_fds(srv, workers):
+    """Every worker at its 128-descriptor limit, and the log says so."""
+    return "Too many open files" in srv.log() and all(nfds(p) >= 120 for p in workers)
+
+
 def test_fd_exhaustion_is_logged_and_the_server_recovers(start):
     srv = start("--processes", "2", "--header-timeout", "60", nofile=128)
     workers = srv.workers()
     base = srv.fds()
     socks = hold_connections(srv.port, 300)
     try:
-        time.sleep(1.0)
+        wait_until(lambda: out_of_fds(srv, workers), 10)
         assert "Too many open files" in srv.log(), "EMFILE was not logged"
         assert all(nfds(p) >= 120 for p in workers), srv.fds()
     finally:
@@ -340,7 +388,7 @@ def test_fd_exhaustion_does_not_spin_or_flood_the_log(start):
     workers = srv.workers()
     socks = hold_connections(srv.port, 300)
     try:
-        time.sleep(0.5)
+        assert wait_until(lambda: out_of_fds(srv, workers), 10), ("never out of fds", srv.fds(), srv.log()[-2000:])
         size0 = srv.log_size()
         cpu = cpu_percent(workers, 1.0)
         grown = srv.log_size() - size0
@@ -356,7 +404,7 @@ def test_fd_exhaustion_with_lock_engine_is_logged_without_spinning(start):
     workers = srv.workers()
     socks = hold_connections(srv.port, 300)
     try:
-        time.sleep(0.5)
+        assert wait_until(lambda: out_of_fds(srv, workers), 10), ("never out of fds", srv.fds(), srv.log()[-2000:])
         cpu = cpu_percent(workers, 1.0)
     finally:
         for s in socks:
@@ -384,7 +432,10 @@ def test_2000_idle_and_half_requests_do_not_delay_others(http_srv):
             elif k == 2:
                 s.sendall(b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n" + b"a" * 1000)
             socks.append(s)                                                   # k == 3: silent
-        time.sleep(1.0)
+        # The workers have taken in what was sent: nothing waits to be
+        # accepted (the silent ones wait in the kernel: TCP_DEFER_ACCEPT).
+        wait_until(lambda: listen_queue(srv.port) == 0 and
+                   sum(srv.fds().values()) - sum(base_fds.values()) >= 1400, 10)
         held = srv.fds()
         assert sum(held.values()) - sum(base_fds.values()) >= 1400, held
         lat = []
@@ -435,7 +486,10 @@ def test_pipelined_flood_that_never_reads_is_backpressured(http_srv):
             sent += s.send(req)
     except socket.timeout:
         pass
-    time.sleep(0.5)
+    # The worker stopped reading (bytes wait unread on its side) rather
+    # than buffering answers; a server that kept reading gets the whole
+    # deadline to grow before it is measured.
+    wait_until(lambda: any(rx > 0 for _, _, rx in server_side(srv.port, [s])), 5)
     growth = sum(srv.rss().values()) - sum(base.values())
     rst_close(s)
     assert growth < 60 * 1024, f"RSS grew {growth} kB while a client did not read ({sent} bytes of requests)"
@@ -497,7 +551,11 @@ def test_many_slow_bodies_under_post_buffering_have_bounded_memory(start, proto)
             else:
                 s.sendall(uwsgi_packet(uwsgi_env(b"/read", 1048576), b"a" * 1000000))
             socks.append(s)
-        time.sleep(1.5)
+        # Every connection accepted and every byte sent taken in by the
+        # server (spooled or held): only then does its RSS tell.
+        wait_until(lambda: listen_queue(srv.port) == 0 and
+                   (ends := server_side(srv.port, socks)) and len(ends) == len(socks) and
+                   all(rx == 0 for _, _, rx in ends), 10)
         growth = sum(srv.rss().values()) - base
         r, t = get_close(srv.port) if proto == "http" else (uwsgi_talk(srv.port, uwsgi_packet(uwsgi_env())), 0)
         assert r.startswith(b"HTTP/1.1 200"), r[:200]
@@ -605,16 +663,17 @@ def test_rss_and_fds_stable_over_100k_keepalive_and_20k_close_requests(start):
 # misbehaving applications
 
 def test_blocked_workers_and_a_thread_leaking_app_do_not_stop_the_others(start):
-    srv = start("--processes", "2", "--threads", "2")
+    stats = free_port()
+    srv = start("--processes", "2", "--threads", "2", "--stats", f"127.0.0.1:{stats}")
     blockers = []
     try:
-        # Enough blocked requests to fill at least one worker's threads.
-        for _ in range(3):
+        # Enough blocked requests to fill at least one worker's threads,
+        # each one inside the application before the next.
+        for i in range(3):
             s = connect(srv.port)
             s.sendall(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
             blockers.append(s)
-            time.sleep(0.1)
-        time.sleep(0.3)
+            assert wait_until(lambda: in_app(stats) == i + 1), f"{in_app(stats)} of {i + 1} blocked requests in the app"
         lat = []
         for _ in range(30):
             r, t = get_close(srv.port, b"/pid", timeout=3)
@@ -661,11 +720,12 @@ def test_uwsgi_bad_packets_are_refused_logged_and_serving_continues(uwsgi_srv, c
     r = uwsgi_talk(srv.port, data)
     assert time.monotonic() - t0 < 2.0, "a refused packet was not answered/closed promptly"
     assert b"HTTP/1.1 200" not in r and b"<TIMEOUT>" not in r, r[:200]
-    time.sleep(0.1)
     if needle:
-        with open(srv.log_path, "rb") as f:
-            f.seek(before)
-            assert needle.encode() in f.read(), f"no log line containing {needle!r}"
+        def logged():
+            with open(srv.log_path, "rb") as f:
+                f.seek(before)
+                return needle.encode() in f.read()
+        assert wait_until(logged, 5), f"no log line containing {needle!r}"
     ok = uwsgi_talk(srv.port, uwsgi_packet(uwsgi_env(b"/fine")))
     assert ok.startswith(b"HTTP/1.1 200") and ok.endswith(b"/fine"), ok
 
@@ -681,7 +741,7 @@ def test_uwsgi_thousands_of_half_packets_do_not_block_others(uwsgi_srv):
             k = i % 3
             s.sendall(full[:2] if k == 0 else full[:40] if k == 1 else full)
             socks.append(s)
-        time.sleep(1.0)
+        wait_until(lambda: listen_queue(srv.port) == 0 and sum(srv.fds().values()) - sum(base.values()) >= 2900, 10)
         assert sum(srv.fds().values()) - sum(base.values()) >= 2900
         lat = []
         for i in range(50):
@@ -747,12 +807,26 @@ def test_client_abandoning_a_body_is_logged(start, proto, size):
     else:
         data = uwsgi_packet(uwsgi_env(b"/read", size), b"a" * 500)
     before = srv.log_size()
+
+    def new_log():
+        with open(srv.log_path, "rb") as f:
+            f.seek(before)
+            return f.read().decode(errors="replace")
+
     with socket.create_connection(("127.0.0.1", srv.port)) as s:
         s.sendall(data)
-        time.sleep(0.2)
-    time.sleep(0.5)
-    with open(srv.log_path, "rb") as f:
-        f.seek(before)
-        new = f.read().decode(errors="replace")
-    assert "500" in new and str(size) in new, f"no log line for a request abandoned after 500 of {size} body bytes"
-    assert "POST /read =>" not in new, "an incomplete request reached the application"
+        # The server has read what came (its end holds nothing unread):
+        # the client leaves mid-body, not before its request was seen.
+        assert wait_until(lambda: (ends := server_side(srv.port, [s])) and ends[0][2] == 0, 5), \
+            server_side(srv.port, [s])
+    assert wait_until(lambda: "500" in new_log() and str(size) in new_log(), 5), \
+        f"no log line for a request abandoned after 500 of {size} body bytes"
+    # One worker, one thread: once a later request is answered, an
+    # application call for the abandoned one would have ended and been logged.
+    if proto == "http":
+        r, _ = get_close(srv.port, b"/later")
+        assert r.startswith(b"HTTP/1.1 200") and r.endswith(b"/later"), r
+    else:
+        r = uwsgi_talk(srv.port, uwsgi_packet(uwsgi_env(b"/later")))
+        assert r.startswith(b"HTTP/1.1 200") and r.endswith(b"/later"), r
+    assert "POST /read =>" not in new_log(), "an incomplete request reached the application"

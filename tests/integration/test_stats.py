@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import TEST_PLUGIN_DIR, free_port, http_get
+from conftest import TEST_PLUGIN_DIR, free_port, http_get, wait_until
 
 BASE = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http"]
 
@@ -196,15 +196,6 @@ def metrics(port):
     return parse_metrics(body.decode("utf-8"))
 
 
-def wait_until(fn, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = fn()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.05)
-
-
 # --- tests -------------------------------------------------------------------
 
 def test_plain_stats_document_has_uwsgi_layout(server):
@@ -243,7 +234,11 @@ def test_busy_worker_and_listen_queue(server):
     s = server(*BASE, "--processes", "1", "--stats", f"127.0.0.1:{port}")
     t = threading.Thread(target=lambda: http_get(s.port, "/sleep/1500"))
     t.start()
-    time.sleep(0.3)
+
+    def in_app():
+        return json.loads(read_raw(port))["workers"][0]["cores"][0]["in_request"] == 1
+
+    assert wait_until(in_app), "the slow request never reached the application"
     # The only worker is inside the application: these wait in the kernel's
     # accept queue (they send their first bytes: TCP_DEFER_ACCEPT holds
     # back connections that have sent nothing).
@@ -251,8 +246,10 @@ def test_busy_worker_and_listen_queue(server):
     for c in waiting:
         c.sendall(b"GET / HTTP/1.1\r\n")
     try:
-        time.sleep(0.2)
-        doc = json.loads(read_raw(port))
+        # Once their bytes are in, the kernel queues them (the worker stays
+        # busy for another second).
+        doc = wait_until(lambda: (d := json.loads(read_raw(port))) and d["sockets"][0]["queue"] == 3 and d)
+        assert doc, json.loads(read_raw(port))
         w = doc["workers"][0]
         assert w["status"] == "busy" and w["cores"][0]["in_request"] == 1
         assert doc["load"] == 1
@@ -389,7 +386,8 @@ def test_ready_is_503_while_stopping(server):
     result = {}
     t = threading.Thread(target=lambda: result.setdefault("r", http_get(s.port, "/sleep/1500")))
     t.start()
-    time.sleep(0.3)
+    assert wait_until(lambda: value(metrics(port), "trellis_requests_in_flight") == 1), \
+        "the slow request never reached the application"
     s.send(signal.SIGTERM)
     status, _, body = wait_until(lambda: (r := stats_http(port, "/ready")) and r[0] == 503 and r)
     assert status == 503 and body == b"stopping\n"

@@ -15,6 +15,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -618,6 +619,18 @@ class Trellis:
             time.sleep(0.05)
         return text in self.log()
 
+    def wait_request_logged(self, rid, timeout=10.0):
+        """True once the request carrying rid=RID has its log line: trellis
+        writes it after the application's iterable was closed, so a second
+        close() would already be on record."""
+        pattern = re.compile(rf"[?&]rid={re.escape(rid)}(?:&\S*)? => ")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pattern.search(self.log()):
+                return True
+            time.sleep(0.05)
+        return bool(pattern.search(self.log()))
+
     def state_lines(self, name, expect=None, timeout=5.0):
         p = self.state / name
         deadline = time.monotonic() + timeout
@@ -1090,7 +1103,7 @@ def test_iterable_close_called_exactly_once(srv, kind, status, body):
     assert r.status_code == status
     if body is not None:
         assert r.content == body
-    time.sleep(0.3)
+    assert srv.wait_request_logged(rid), srv.log()[-2000:]
     assert srv.state_lines("close.log").count(rid) == 1
 
 
@@ -1106,7 +1119,7 @@ def test_close_called_once_when_client_disconnects_mid_stream(srv):
     while rid not in lines and time.monotonic() < deadline:
         time.sleep(0.1)
         lines = srv.state_lines("close.log")
-    time.sleep(0.3)
+    assert srv.wait_request_logged(rid), srv.log()[-2000:]
     assert srv.state_lines("close.log").count(rid) == 1
 
 
@@ -1128,7 +1141,7 @@ def test_file_wrapper_with_file_and_non_file_objects(srv, kind):
     rid = f"fw-{kind}"
     r = requests.get(srv.url + f"/fw?kind={kind}&rid={rid}&size=100003")
     assert r.status_code == 200 and r.content == fw_data(100003)
-    time.sleep(0.2)
+    assert srv.wait_request_logged(rid), srv.log()[-2000:]
     assert srv.state_lines("close.log").count(rid) == 1
 
 
@@ -1257,7 +1270,8 @@ def test_nginx_keepalive_client_head_204_304_and_streams(stack):
         r, b = req("GET", f"/fw?kind=file&rid=ng-fw{i}&size=70000")
         assert b == fw_data(70000)
     c.close()
-    time.sleep(0.3)
+    for rid in ("ng-ok", "ng-empty", "ng-fw9"):
+        assert stack.wait_request_logged(rid), (rid, stack.log()[-2000:])
     closes = stack.state_lines("close.log")
     assert closes.count("ng-ok") == 1 and closes.count("ng-empty") == 1 and closes.count("ng-fw9") == 1
 
