@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from conftest import TEST_PLUGIN_DIR, free_port, http_get
-from robustness_support import faults, requests_in_app, wait_until
+from conftest import TEST_PLUGIN_DIR, http_get
+from robustness_support import faults
 
 BASE = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http", "--processes", "4"]
 
@@ -81,12 +81,11 @@ def test_a_worker_dying_while_holding_the_lock_does_not_stop_the_others(server, 
 def test_a_busy_worker_leaves_the_lock_to_an_idle_one(server, engine):
     """While one worker (one thread) is in the application, the other accepts
     every new connection: none waits behind the busy one."""
-    stats = free_port()
-    s = server(*BASE[:-1], "2", "--lock-engine", engine, "--stats", f"127.0.0.1:{stats}")
+    s = server(*BASE[:-1], "2", "--lock-engine", engine, stats=True)
     slow = threading.Thread(target=lambda: http_get(s.port, "/sleep/3000"))
     slow.start()
     try:
-        assert wait_until(lambda: requests_in_app(stats) == 1)
+        assert s.wait_in_app(1)
         served_by = set()
         for _ in range(20):
             status, pid = http_get(s.port, "/pid")

@@ -7,8 +7,8 @@ import signal
 
 import pytest
 
-from conftest import TEST_PLUGIN_DIR, free_port, http_get, pid_alive
-from robustness_support import faults, requests_in_app, wait_until
+from conftest import TEST_PLUGIN_DIR, http_get, pid_alive, wait_until
+from robustness_support import faults
 
 TESTAPP = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http"]
 
@@ -64,14 +64,13 @@ def test_a_failed_epoll_ctl_lets_the_requests_in_the_application_finish(server, 
     """With threads, the requests already in the application are answered
     before the failed worker exits."""
     broken = tmp_path / "epoll-ctl-fails"
-    stats = free_port()
-    s = server(*TESTAPP, "--processes", "1", "--threads", "2", "--stats", f"127.0.0.1:{stats}",
+    s = server(*TESTAPP, "--processes", "1", "--threads", "2", stats=True,
                env=faults(f"epoll_ctl:ENOMEM:once:{broken}"))
     slow = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
     slow.request("GET", "/sleep/2000", headers={"Connection": "close"})
     # Once the slow request is in an application thread, the next
     # epoll_ctl (for the next connection) fails.
-    assert wait_until(lambda: requests_in_app(stats) == 1)
+    assert s.wait_in_app(1)
     broken.touch()
     conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
     conn.request("GET", "/")

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import TEST_PLUGIN_DIR, free_port, http_get
-from robustness_support import cpu_seconds, requests_in_app, wait_until
+from conftest import TEST_PLUGIN_DIR, http_get, wait_until
+from robustness_support import cpu_seconds
 
 TESTAPP = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http"]
 
@@ -21,12 +21,11 @@ def reset(sock):
 
 @pytest.mark.parametrize("threads", [2, 8])
 def test_a_reset_during_an_application_request_keeps_the_worker_idle(server, threads):
-    stats = free_port()
-    s = server(*TESTAPP, "--processes", "1", "--threads", str(threads), "--stats", f"127.0.0.1:{stats}")
+    s = server(*TESTAPP, "--processes", "1", "--threads", str(threads), stats=True)
     [worker] = s.workers()
     client = socket.create_connection(("127.0.0.1", s.port))
     client.sendall(b"GET /sleep/2500 HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert wait_until(lambda: requests_in_app(stats) == 1)
+    assert s.wait_in_app(1)
     cpu_before, wall_before = cpu_seconds(worker), time.monotonic()
     reset(client)
     # The request ends when the application returns; its log line says so.
@@ -36,5 +35,5 @@ def test_a_reset_during_an_application_request_keeps_the_worker_idle(server, thr
     assert used < 0.05 * elapsed, f"the worker used {used:.2f} s of CPU in {elapsed:.2f} s"
     # The worker goes on serving, the reset connection gone from its books.
     assert http_get(s.port) == (200, b"Hello World!")
-    assert wait_until(lambda: requests_in_app(stats) == 0)
+    assert wait_until(lambda: s.in_app() == 0)
 

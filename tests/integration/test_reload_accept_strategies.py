@@ -7,8 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import TEST_PLUGIN_DIR
-from robustness_support import wait_until
+from conftest import TEST_PLUGIN_DIR, wait_until
 
 TESTAPP = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http"]
 
