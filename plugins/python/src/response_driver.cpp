@@ -157,7 +157,7 @@ bool close_body(PyObject* body, sdk::Host& host) {
 // answered as the protocol would have answered it before the app ran.
 sdk::Status body_failed(ResponseState& st, sdk::Host& host, sdk::Status why) {
   PyErr_Clear();
-  host.log(sdk::LogLevel::warn, std::string("python: the request body could not be read: ") + sdk::to_string(why));
+  host.logf(sdk::LogLevel::warn, "python: the request body could not be read: %s", sdk::to_string(why));
   GilRelease nogil;
   sdk::ResponseWriter& w = *st.writer;
   std::string_view status = why == sdk::Status::too_large      ? "413 Content Too Large"
@@ -177,7 +177,7 @@ sdk::Status app_failed(ResponseState& st, sdk::Host& host, std::string_view what
   if (st.client_gone) {
     // The application only saw our OSError from write(): not its bug.
     PyErr_Clear();
-    host.log(sdk::LogLevel::info, std::string("python: client went away: ") + sdk::to_string(st.io_status));
+    host.logf(sdk::LogLevel::info, "python: client went away: %s", sdk::to_string(st.io_status));
     return st.io_status;
   }
   if (sdk::Status why = input_stream::failure(input); why != sdk::Status::ok) return body_failed(st, host, why);
@@ -202,7 +202,7 @@ sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& 
     case Outcome::ok:
       return closed_ok ? sdk::Status::ok : sdk::Status::app_error;
     case Outcome::client_gone:
-      host.log(sdk::LogLevel::info, std::string("python: client went away: ") + sdk::to_string(st.io_status));
+      host.logf(sdk::LogLevel::info, "python: client went away: %s", sdk::to_string(st.io_status));
       return st.io_status;
     case Outcome::app_error:
       break;
