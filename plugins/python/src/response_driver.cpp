@@ -226,7 +226,7 @@ void fail_response(sdk::ResponseWriter& w) noexcept {
 }
 
 sdk::Status serve(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& request,
-                  sdk::ResponseWriter& response) noexcept {
+                  sdk::ResponseWriter& response) {
   if (!prepare(o, host)) {
     log_exception(host, "python: cannot prepare the request objects");
     PyErr_Clear();
@@ -234,12 +234,17 @@ sdk::Status serve(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request
     fail_response(response);
     return sdk::Status::internal_error;
   }
+  // recycle() on every way out, a C++ exception too: a wsgi.input still
+  // attached to this request's BodyReader would dangle once it is gone.
+  struct Recycle {
+    ThreadObjects& o;
+    ~Recycle() { recycle(o); }
+  };
   input_stream::attach(o.input, request.body, request.content_length);
+  Recycle recycle_at_exit{o};
   o.state.begin(response);
   start_response::attach(o.start_response, &o.state);
-  sdk::Status rc = run(app, o, host, request);
-  recycle(o);
-  return rc;
+  return run(app, o, host, request);
 }
 
 }  // namespace trellis::python
