@@ -92,7 +92,7 @@ PyObject* lookup(PyObject* module, const std::string& dotted) {
 
 }  // namespace
 
-PyObject* load_app(const Settings& s, sdk::Host& host) noexcept {
+PyObject* load_app(const Settings& s, sdk::Host& host) {
   const bool from_file = !s.wsgi_file.empty();
   const std::string& source = from_file ? s.wsgi_file : s.module;
   if (source.empty()) {

@@ -11,7 +11,8 @@
 namespace trellis::python {
 
 // A new reference to the application, or nullptr after logging why (with
-// the traceback).
-PyObject* load_app(const Settings& settings, sdk::Host& host) noexcept;
+// the traceback). Builds paths and messages with std::string, so it may
+// throw std::bad_alloc: the caller runs it inside host_guard().
+PyObject* load_app(const Settings& settings, sdk::Host& host);
 
 }  // namespace trellis::python

@@ -4,6 +4,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "exception_boundary.hpp"
 #include "file_wrapper.hpp"
 
 namespace trellis::python::environ {
@@ -86,13 +87,16 @@ bool put(PyObject* env, PyObject* key, PyObject* val, bool keep_existing) {
 PyObject* cached_key() {
   auto it = g_header_keys.find(g_scratch);
   if (it != g_header_keys.end()) return Py_NewRef(it->second);
-  PyObject* key = PyUnicode_DecodeLatin1(g_scratch.data(), static_cast<Py_ssize_t>(g_scratch.size()), nullptr);
+  Ref key(PyUnicode_DecodeLatin1(g_scratch.data(), static_cast<Py_ssize_t>(g_scratch.size()), nullptr));
   if (!key) return nullptr;
   if (g_header_keys.size() < kMaxHeaderKeys) {
-    PyUnicode_InternInPlace(&key);
-    g_header_keys.emplace(g_scratch, Py_NewRef(key));
+    PyObject* interned = key.release();
+    PyUnicode_InternInPlace(&interned);
+    key = Ref(interned);
+    g_header_keys.emplace(g_scratch, interned);  // may throw: the key is still owned by `key` alone
+    Py_INCREF(interned);                          // the cache's reference
   }
-  return key;
+  return key.release();
 }
 
 PyObject* header_key(std::string_view name) {
@@ -160,6 +164,24 @@ bool add_cgi_vars(PyObject* env, const sdk::Request& r) {
   return true;
 }
 
+PyObject* build_dict(const sdk::Request& r, PyObject* input, PyObject* errors) {
+  // Copying a small dict clones its hash table in one go: cheaper than
+  // inserting the constant keys one by one.
+  Ref env(PyDict_Copy(g_template));
+  if (!env) return nullptr;
+  PyObject* e = env.get();
+  const bool cgi = !r.cgi_vars.empty();
+  // CGI variables from the protocol (uwsgi from nginx) go in verbatim and
+  // win; derived values then only fill what they left out.
+  if (cgi && !add_cgi_vars(e, r)) return nullptr;
+  if (!add_derived(e, r, cgi)) return nullptr;
+  if (!put(e, k.url_scheme, value(r.scheme.empty() ? std::string_view("http") : r.scheme, g_schemes), false) ||
+      PyDict_SetItem(e, k.input, input) != 0 || PyDict_SetItem(e, k.errors, errors) != 0)
+    return nullptr;
+  if (!r.body_terminated && PyDict_SetItem(e, k.input_terminated, Py_False) != 0) return nullptr;
+  return env.release();
+}
+
 }  // namespace
 
 bool init(const Settings& s) noexcept {
@@ -193,21 +215,9 @@ bool init(const Settings& s) noexcept {
 }
 
 PyObject* build(const sdk::Request& r, PyObject* input, PyObject* errors) noexcept {
-  // Copying a small dict clones its hash table in one go: cheaper than
-  // inserting the constant keys one by one.
-  Ref env(PyDict_Copy(g_template));
-  if (!env) return nullptr;
-  PyObject* e = env.get();
-  const bool cgi = !r.cgi_vars.empty();
-  // CGI variables from the protocol (uwsgi from nginx) go in verbatim and
-  // win; derived values then only fill what they left out.
-  if (cgi && !add_cgi_vars(e, r)) return nullptr;
-  if (!add_derived(e, r, cgi)) return nullptr;
-  if (!put(e, k.url_scheme, value(r.scheme.empty() ? std::string_view("http") : r.scheme, g_schemes), false) ||
-      PyDict_SetItem(e, k.input, input) != 0 || PyDict_SetItem(e, k.errors, errors) != 0)
-    return nullptr;
-  if (!r.body_terminated && PyDict_SetItem(e, k.input_terminated, Py_False) != 0) return nullptr;
-  return env.release();
+  // The header key cache and its scratch string are C++ containers: a
+  // failed allocation there is a MemoryError like any other here.
+  return py_guard([&] { return build_dict(r, input, errors); });
 }
 
 }  // namespace trellis::python::environ

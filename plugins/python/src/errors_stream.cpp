@@ -3,6 +3,8 @@
 #include <new>
 #include <string>
 
+#include "exception_boundary.hpp"
+
 namespace trellis::python::errors_stream {
 namespace {
 
@@ -113,15 +115,15 @@ void dealloc(PyObject* self) {
 }
 
 PyMethodDef kMethods[] = {
-    {"write", write, METH_O, "write(str): complete lines go to the server log"},
-    {"writelines", writelines, METH_O, nullptr},
-    {"flush", flush_method, METH_NOARGS, nullptr},
-    {"writable", writable, METH_NOARGS, nullptr},
+    {"write", py_entry<write>, METH_O, "write(str): complete lines go to the server log"},
+    {"writelines", py_entry<writelines>, METH_O, nullptr},
+    {"flush", py_entry<flush_method>, METH_NOARGS, nullptr},
+    {"writable", py_entry<writable>, METH_NOARGS, nullptr},
     {nullptr, nullptr, 0, nullptr},
 };
 
 PyType_Slot kSlots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(py_entry<dealloc>)},
     {Py_tp_methods, kMethods},
     {Py_tp_doc, const_cast<char*>("wsgi.errors: lines go to the server log")},
     {0, nullptr},

@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "exception_boundary.hpp"
+
 namespace trellis::python::file_wrapper {
 namespace {
 
@@ -81,17 +83,17 @@ PyMemberDef kMembers[] = {
 };
 
 PyMethodDef kMethods[] = {
-    {"close", close, METH_NOARGS, "closes the wrapped file"},
+    {"close", py_entry<close>, METH_NOARGS, "closes the wrapped file"},
     {nullptr, nullptr, 0, nullptr},
 };
 
 PyType_Slot kSlots[] = {
-    {Py_tp_new, reinterpret_cast<void*>(tp_new)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},
-    {Py_tp_traverse, reinterpret_cast<void*>(traverse)},
-    {Py_tp_clear, reinterpret_cast<void*>(clear)},
+    {Py_tp_new, reinterpret_cast<void*>(py_entry<tp_new>)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(py_entry<dealloc>)},
+    {Py_tp_traverse, reinterpret_cast<void*>(py_entry<traverse>)},
+    {Py_tp_clear, reinterpret_cast<void*>(py_entry<clear>)},
     {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
-    {Py_tp_iternext, reinterpret_cast<void*>(iternext)},
+    {Py_tp_iternext, reinterpret_cast<void*>(py_entry<iternext>)},
     {Py_tp_methods, kMethods},
     {Py_tp_members, kMembers},
     {Py_tp_doc, const_cast<char*>("file_wrapper(filelike, block_size=8192): wsgi.file_wrapper")},

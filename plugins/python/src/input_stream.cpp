@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "exception_boundary.hpp"
 #include "fastcall.hpp"
 
 namespace trellis::python::input_stream {
@@ -194,19 +195,19 @@ void dealloc(PyObject* self) {
 }
 
 PyMethodDef kMethods[] = {
-    {"read", as_method(read), METH_FASTCALL, "read([size]) -> bytes"},
-    {"readline", as_method(readline), METH_FASTCALL, "readline([size]) -> bytes"},
-    {"readlines", as_method(readlines), METH_FASTCALL, "readlines([hint]) -> list of bytes"},
-    {"readable", readable, METH_NOARGS, nullptr},
-    {"close", close, METH_NOARGS, "does nothing: the server owns the request body"},
+    {"read", as_method(py_entry<read>), METH_FASTCALL, "read([size]) -> bytes"},
+    {"readline", as_method(py_entry<readline>), METH_FASTCALL, "readline([size]) -> bytes"},
+    {"readlines", as_method(py_entry<readlines>), METH_FASTCALL, "readlines([hint]) -> list of bytes"},
+    {"readable", py_entry<readable>, METH_NOARGS, nullptr},
+    {"close", py_entry<close>, METH_NOARGS, "does nothing: the server owns the request body"},
     {nullptr, nullptr, 0, nullptr},
 };
 
 PyType_Slot kSlots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(dealloc)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(py_entry<dealloc>)},
     {Py_tp_methods, kMethods},
     {Py_tp_iter, reinterpret_cast<void*>(PyObject_SelfIter)},
-    {Py_tp_iternext, reinterpret_cast<void*>(iternext)},
+    {Py_tp_iternext, reinterpret_cast<void*>(py_entry<iternext>)},
     {Py_tp_doc, const_cast<char*>("wsgi.input: the request body")},
     {0, nullptr},
 };

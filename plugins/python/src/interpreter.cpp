@@ -3,8 +3,10 @@
 #include "interpreter.hpp"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 
 namespace trellis::python::interpreter {
@@ -19,12 +21,13 @@ PyGILState_STATE g_acquire_state;
 bool g_fork_pending = false;
 PyGILState_STATE g_fork_state;
 
+// Everything in this file runs inside noexcept functions: messages go
+// through fixed buffers (Host::logf), never a std::string that could throw.
 void log_status(sdk::Host& host, const char* what, const PyStatus& st) {
-  std::string msg = std::string("python: ") + what + " failed";
-  if (st.func) msg += std::string(" in ") + st.func;
-  if (st.err_msg) msg += std::string(": ") + st.err_msg;
-  if (PyStatus_IsExit(st)) msg += " (exit code " + std::to_string(st.exitcode) + ")";
-  host.log(sdk::LogLevel::error, msg);
+  char exit_code[32] = "";
+  if (PyStatus_IsExit(st)) std::snprintf(exit_code, sizeof exit_code, " (exit code %d)", st.exitcode);
+  host.logf(sdk::LogLevel::error, "python: %s failed%s%s%s%s%s", what, st.func ? " in " : "", st.func ? st.func : "",
+            st.err_msg ? ": " : "", st.err_msg ? st.err_msg : "", exit_code);
 }
 
 // Prepends `entry` to sys.path unless it is already there.
@@ -42,7 +45,17 @@ bool prepend_sys_path(const std::string& entry) {
   return PyList_Insert(path, 0, item.get()) == 0;
 }
 
-sdk::Status start(const Settings& s, sdk::Host& host) {
+sdk::Status start(const Settings& s, sdk::Host& host) noexcept {
+  // Python finds its prefix (and a virtualenv, through the pyvenv.cfg next
+  // to it) from the executable. Name the system Python explicitly: the first
+  // python3 on PATH may be another installation entirely.
+  char executable[PATH_MAX];
+  int len = s.home.empty() ? std::snprintf(executable, sizeof executable, "%s", TRELLIS_PYTHON_EXECUTABLE)
+                           : std::snprintf(executable, sizeof executable, "%s/bin/python3", s.home.c_str());
+  if (len < 0 || static_cast<std::size_t>(len) >= sizeof executable) {
+    host.log(sdk::LogLevel::error, "python: --home is longer than PATH_MAX");
+    return sdk::Status::app_error;
+  }
   PyConfig config;
   // The "Python" configuration (not isolated): PYTHONPATH and friends keep
   // working as they do for `python3`, like in uWSGI.
@@ -50,14 +63,9 @@ sdk::Status start(const Settings& s, sdk::Host& host) {
   // The core owns signals; Python must not install SIGINT etc.
   config.install_signal_handlers = 0;
   config.parse_argv = 0;
-  // Python finds its prefix (and a virtualenv, through the pyvenv.cfg next
-  // to it) from the executable. Name the system Python explicitly: the first
-  // python3 on PATH may be another installation entirely.
-  std::string executable = TRELLIS_PYTHON_EXECUTABLE;
-  if (!s.home.empty()) executable = s.home + "/bin/python3";
   const char* argv[] = {"trellis"};
-  PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, executable.c_str());
-  if (!PyStatus_Exception(st)) st = PyConfig_SetBytesString(&config, &config.executable, executable.c_str());
+  PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, executable);
+  if (!PyStatus_Exception(st)) st = PyConfig_SetBytesString(&config, &config.executable, executable);
   if (!PyStatus_Exception(st)) st = PyConfig_SetBytesArgv(&config, 1, const_cast<char* const*>(argv));
   if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
   PyConfig_Clear(&config);
@@ -79,8 +87,8 @@ void make_libpython_global(sdk::Host& host) noexcept {
   if (dladdr(reinterpret_cast<void*>(&Py_IsInitialized), &info) && info.dli_fname) name = info.dli_fname;
   if (!dlopen(name, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
     const char* err = dlerror();
-    host.log(sdk::LogLevel::warn, std::string("python: cannot make libpython global (C extensions may fail to "
-                                              "import): ") + (err ? err : name));
+    host.logf(sdk::LogLevel::warn, "python: cannot make libpython global (C extensions may fail to import): %s",
+              err ? err : name);
   }
 }
 
@@ -88,7 +96,7 @@ sdk::Status acquire(const Settings& s, sdk::Host& host) noexcept {
   // Before Python starts, so relative paths (wsgi-file, sys.path[0]) and
   // the application's own open() calls see the directory asked for.
   if (!s.chdir.empty() && ::chdir(s.chdir.c_str()) != 0) {
-    host.log(sdk::LogLevel::error, "python: chdir(" + s.chdir + ") failed");
+    host.logf(sdk::LogLevel::error, "python: chdir(%s) failed", s.chdir.c_str());
     return sdk::Status::app_error;
   }
   if (!Py_IsInitialized()) {
@@ -100,7 +108,7 @@ sdk::Status acquire(const Settings& s, sdk::Host& host) noexcept {
   for (auto it = s.pythonpath.rbegin(); it != s.pythonpath.rend(); ++it) {
     if (!prepend_sys_path(*it)) {
       PyErr_Clear();
-      host.log(sdk::LogLevel::error, "python: cannot add " + *it + " to sys.path");
+      host.logf(sdk::LogLevel::error, "python: cannot add %s to sys.path", it->c_str());
     }
   }
   return sdk::Status::ok;

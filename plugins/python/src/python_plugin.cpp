@@ -3,6 +3,7 @@
 #include "app_loader.hpp"
 #include "environ.hpp"
 #include "errors_stream.hpp"
+#include "exception_boundary.hpp"
 #include "file_wrapper.hpp"
 #include "input_stream.hpp"
 #include "interpreter.hpp"
@@ -52,40 +53,54 @@ PythonPlugin::PythonPlugin(sdk::Host& host) : host_(host), settings_(read_settin
   interpreter::make_libpython_global(host);
 }
 
+// Every SDK override below runs its body through host_guard(): no C++
+// exception may cross the noexcept boundary (exception_boundary.hpp). Those
+// whose body cannot throw today are guarded too, so the rule stays simple.
+
 sdk::Status PythonPlugin::on_config() noexcept {
   // Master: options only, Python never starts here.
-  settings_ = read_settings(host_);
-  return validate(settings_, host_) ? sdk::Status::ok : sdk::Status::invalid_argument;
+  return host_guard(host_, "python: internal error while checking the configuration", [&] {
+    settings_ = read_settings(host_);
+    return validate(settings_, host_) ? sdk::Status::ok : sdk::Status::invalid_argument;
+  });
 }
 
 sdk::Status PythonPlugin::before_fork() noexcept {
-  interpreter::before_fork();
-  return sdk::Status::ok;
+  return host_guard(host_, "python: internal error before fork", [] {
+    interpreter::before_fork();
+    return sdk::Status::ok;
+  });
 }
 
 sdk::Status PythonPlugin::after_fork_parent() noexcept {
-  interpreter::after_fork_parent();
-  return sdk::Status::ok;
+  return host_guard(host_, "python: internal error after fork (parent)", [] {
+    interpreter::after_fork_parent();
+    return sdk::Status::ok;
+  });
 }
 
 sdk::Status PythonPlugin::after_fork_child(const sdk::WorkerIdentity&) noexcept {
-  interpreter::after_fork_child();
-  return sdk::Status::ok;
+  return host_guard(host_, "python: internal error after fork (child)", [] {
+    interpreter::after_fork_child();
+    return sdk::Status::ok;
+  });
 }
 
 void PythonPlugin::worker_shutdown() noexcept {
   if (!interpreter::started()) return;
   Gil gil;
-  // What a normal interpreter exit would do for the application (atexit
-  // handlers flushing metrics or closing pools, buffered stdout). Not
-  // Py_FinalizeEx(): it waits for every non-daemon thread the app started.
-  Ref atexit(PyImport_ImportModule("atexit"));
-  if (!atexit || !Ref(PyObject_CallMethod(atexit.get(), "_run_exitfuncs", nullptr)))
-    log_exception(host_, "python: atexit handlers failed");
-  for (const char* stream : {"stdout", "stderr"}) {
-    PyObject* f = PySys_GetObject(stream);  // borrowed
-    if (f && f != Py_None && !Ref(PyObject_CallMethod(f, "flush", nullptr))) PyErr_Clear();
-  }
+  host_guard(host_, "python: internal error at worker shutdown", [&] {
+    // What a normal interpreter exit would do for the application (atexit
+    // handlers flushing metrics or closing pools, buffered stdout). Not
+    // Py_FinalizeEx(): it waits for every non-daemon thread the app started.
+    Ref atexit(PyImport_ImportModule("atexit"));
+    if (!atexit || !Ref(PyObject_CallMethod(atexit.get(), "_run_exitfuncs", nullptr)))
+      log_exception(host_, "python: atexit handlers failed");
+    for (const char* stream : {"stdout", "stderr"}) {
+      PyObject* f = PySys_GetObject(stream);  // borrowed
+      if (f && f != Py_None && !Ref(PyObject_CallMethod(f, "flush", nullptr))) PyErr_Clear();
+    }
+  });
 }
 
 bool PythonPlugin::prepare_python() noexcept {
@@ -94,42 +109,54 @@ bool PythonPlugin::prepare_python() noexcept {
 }
 
 sdk::Status PythonPlugin::load_application() noexcept {
-  settings_ = read_settings(host_);
-  if (app_) return sdk::Status::ok;
-  if (settings_.wsgi_file.empty() && settings_.module.empty() && !settings_.need_app) {
-    host_.log(sdk::LogLevel::warn, "python: no application configured");
-    return sdk::Status::ok;
-  }
-  if (auto st = interpreter::acquire(settings_, host_); st != sdk::Status::ok) return st;
-  sdk::Status result = sdk::Status::ok;
-  if (!prepare_python()) {
-    log_exception(host_, "python: cannot set up the WSGI types");
-    result = sdk::Status::internal_error;
-  } else {
+  return host_guard(host_, "python: internal error while loading the application", [&] {
+    settings_ = read_settings(host_);
+    if (app_) return sdk::Status::ok;
+    if (settings_.wsgi_file.empty() && settings_.module.empty() && !settings_.need_app) {
+      host_.log(sdk::LogLevel::warn, "python: no application configured");
+      return sdk::Status::ok;
+    }
+    if (auto st = interpreter::acquire(settings_, host_); st != sdk::Status::ok) return st;
+    // Released on every way out, a C++ exception from load_app() too; such
+    // an exception may leave a Python error behind, cleared while the GIL
+    // is still held (the normal paths have cleared theirs already).
+    struct Release {
+      ~Release() {
+        PyErr_Clear();
+        interpreter::release();
+      }
+    } release_at_exit;
+    if (!prepare_python()) {
+      log_exception(host_, "python: cannot set up the WSGI types");
+      return sdk::Status::internal_error;
+    }
     app_ = load_app(settings_, host_);
     if (!app_) {
       PyErr_Clear();
       // Without need-app the worker serves 500s instead of failing to start.
-      result = settings_.need_app ? sdk::Status::app_error : sdk::Status::ok;
+      return settings_.need_app ? sdk::Status::app_error : sdk::Status::ok;
     }
-  }
-  interpreter::release();
-  return result;
+    return sdk::Status::ok;
+  });
 }
 
 sdk::Status PythonPlugin::thread_start() noexcept {
-  if (!interpreter::started() || t_slot.tstate) return sdk::Status::ok;
-  t_slot.gstate = PyGILState_Ensure();
-  t_slot.tstate = PyEval_SaveThread();
-  return sdk::Status::ok;
+  return host_guard(host_, "python: internal error at thread start", [] {
+    if (!interpreter::started() || t_slot.tstate) return sdk::Status::ok;
+    t_slot.gstate = PyGILState_Ensure();
+    t_slot.tstate = PyEval_SaveThread();
+    return sdk::Status::ok;
+  });
 }
 
 void PythonPlugin::thread_stop() noexcept {
-  if (!t_slot.tstate) return;
-  PyEval_RestoreThread(t_slot.tstate);
-  clear(t_slot.objects);
-  t_slot.tstate = nullptr;
-  PyGILState_Release(t_slot.gstate);  // frees the thread state if Ensure made it
+  host_guard(host_, "python: internal error at thread stop", [] {
+    if (!t_slot.tstate) return;
+    PyEval_RestoreThread(t_slot.tstate);
+    clear(t_slot.objects);
+    t_slot.tstate = nullptr;
+    PyGILState_Release(t_slot.gstate);  // frees the thread state if Ensure made it
+  });
 }
 
 sdk::Status PythonPlugin::handle(sdk::Request& request, sdk::ResponseWriter& response) noexcept {
@@ -139,7 +166,17 @@ sdk::Status PythonPlugin::handle(sdk::Request& request, sdk::ResponseWriter& res
     return sdk::Status::app_error;
   }
   Gil gil;
-  return serve(app_, t_slot.objects, host_, request, response);
+  return host_guard(
+      host_, "python: internal error while serving a request",
+      [&] { return serve(app_, t_slot.objects, host_, request, response); },
+      [&]() noexcept {
+        // serve() has recycled the thread's objects while unwinding; a
+        // Python error it may have left must not leak into the next request.
+        PyErr_Clear();
+        GilRelease nogil;
+        fail_response(response);  // 500, or an aborted connection after the headers
+        return sdk::Status::internal_error;
+      });
 }
 
 }  // namespace trellis::python

@@ -157,7 +157,7 @@ bool close_body(PyObject* body, sdk::Host& host) {
 // answered as the protocol would have answered it before the app ran.
 sdk::Status body_failed(ResponseState& st, sdk::Host& host, sdk::Status why) {
   PyErr_Clear();
-  host.log(sdk::LogLevel::warn, std::string("python: the request body could not be read: ") + sdk::to_string(why));
+  host.logf(sdk::LogLevel::warn, "python: the request body could not be read: %s", sdk::to_string(why));
   GilRelease nogil;
   sdk::ResponseWriter& w = *st.writer;
   std::string_view status = why == sdk::Status::too_large      ? "413 Content Too Large"
@@ -177,7 +177,7 @@ sdk::Status app_failed(ResponseState& st, sdk::Host& host, std::string_view what
   if (st.client_gone) {
     // The application only saw our OSError from write(): not its bug.
     PyErr_Clear();
-    host.log(sdk::LogLevel::info, std::string("python: client went away: ") + sdk::to_string(st.io_status));
+    host.logf(sdk::LogLevel::info, "python: client went away: %s", sdk::to_string(st.io_status));
     return st.io_status;
   }
   if (sdk::Status why = input_stream::failure(input); why != sdk::Status::ok) return body_failed(st, host, why);
@@ -202,7 +202,7 @@ sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& 
     case Outcome::ok:
       return closed_ok ? sdk::Status::ok : sdk::Status::app_error;
     case Outcome::client_gone:
-      host.log(sdk::LogLevel::info, std::string("python: client went away: ") + sdk::to_string(st.io_status));
+      host.logf(sdk::LogLevel::info, "python: client went away: %s", sdk::to_string(st.io_status));
       return st.io_status;
     case Outcome::app_error:
       break;
@@ -226,7 +226,7 @@ void fail_response(sdk::ResponseWriter& w) noexcept {
 }
 
 sdk::Status serve(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& request,
-                  sdk::ResponseWriter& response) noexcept {
+                  sdk::ResponseWriter& response) {
   if (!prepare(o, host)) {
     log_exception(host, "python: cannot prepare the request objects");
     PyErr_Clear();
@@ -234,12 +234,17 @@ sdk::Status serve(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request
     fail_response(response);
     return sdk::Status::internal_error;
   }
+  // recycle() on every way out, a C++ exception too: a wsgi.input still
+  // attached to this request's BodyReader would dangle once it is gone.
+  struct Recycle {
+    ThreadObjects& o;
+    ~Recycle() { recycle(o); }
+  };
   input_stream::attach(o.input, request.body, request.content_length);
+  Recycle recycle_at_exit{o};
   o.state.begin(response);
   start_response::attach(o.start_response, &o.state);
-  sdk::Status rc = run(app, o, host, request);
-  recycle(o);
-  return rc;
+  return run(app, o, host, request);
 }
 
 }  // namespace trellis::python

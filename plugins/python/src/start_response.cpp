@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "exception_boundary.hpp"
+
 namespace trellis::python::start_response {
 namespace {
 
@@ -168,8 +170,8 @@ void start_dealloc(PyObject* self) {
 }
 
 PyType_Slot kStartSlots[] = {
-    {Py_tp_call, reinterpret_cast<void*>(call)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(start_dealloc)},
+    {Py_tp_call, reinterpret_cast<void*>(py_entry<call>)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(py_entry<start_dealloc>)},
     {Py_tp_doc, const_cast<char*>("start_response(status, headers, exc_info=None) -> write")},
     {0, nullptr},
 };
@@ -177,8 +179,8 @@ PyType_Spec kStartSpec = {"trellis.StartResponse", sizeof(StartResponse), 0,
                           Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, kStartSlots};
 
 PyType_Slot kWriteSlots[] = {
-    {Py_tp_call, reinterpret_cast<void*>(write_call)},
-    {Py_tp_dealloc, reinterpret_cast<void*>(write_dealloc)},
+    {Py_tp_call, reinterpret_cast<void*>(py_entry<write_call>)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(py_entry<write_dealloc>)},
     {Py_tp_doc, const_cast<char*>("write(data: bytes): send body bytes now")},
     {0, nullptr},
 };
