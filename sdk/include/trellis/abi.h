@@ -493,10 +493,13 @@ typedef struct trellis_runtime_table {
   trellis_status (*thread_start)(void* self, int32_t thread);
   void (*thread_stop)(void* self, int32_t thread);
   /* A request. Blocking runtimes: on an application thread, and it returns
-     when done (the core then calls stream_done for it if it did not).
+     when done (the core then calls stream_done for it if it did not);
+     APP_ERROR says the application raised (counted in the stats), the
+     response having been dealt with either way (a 500 or an abort).
      Asynchronous ones: on the loop thread, must not block; they complete
-     later, from any thread, and call stream_done. */
-  void (*on_request)(void* self, trellis_stream* stream, int32_t thread);
+     later, from any thread, and call stream_done; a result other than OK
+     means they did not take the stream (the core answers 500). */
+  trellis_status (*on_request)(void* self, trellis_stream* stream, int32_t thread);
   /* Asynchronous runtimes, loop thread: something happened on `stream`. */
   void (*on_event)(void* self, trellis_stream* stream, const trellis_event* event);
   /* Loop thread: the worker drains; it exits once every stream is done. */

@@ -39,8 +39,11 @@ class Runtime {
   virtual void thread_stop(int thread) noexcept { (void)thread; }
 
   // A request (see the two kinds above). `thread` is the application
-  // thread's index (blocking runtimes), 0 otherwise.
-  virtual void on_request(Stream stream, int thread) noexcept = 0;
+  // thread's index (blocking runtimes), 0 otherwise. Blocking runtimes
+  // return app_error when the application raised (the response was dealt
+  // with either way: a 500, or an abort); asynchronous ones return ok once
+  // they took the stream (anything else: the core answers 500).
+  virtual Status on_request(Stream stream, int thread) noexcept = 0;
 
   // Asynchronous runtimes, loop thread: something happened on `stream`.
   virtual void on_event(Stream stream, const Event& event) noexcept {

@@ -86,7 +86,7 @@ struct RuntimeBridge {
     };
     table.on_request = [](void* self, trellis_stream* stream, int32_t thread) noexcept {
       auto* b = static_cast<RuntimeBridge*>(self);
-      b->runtime->on_request(Stream(b->api, stream), thread);
+      return to_c(b->runtime->on_request(Stream(b->api, stream), thread));
     };
     table.on_event = [](void* self, trellis_stream* stream, const trellis_event* event) noexcept {
       auto* b = static_cast<RuntimeBridge*>(self);
