@@ -72,6 +72,7 @@ struct FakeConnection {
   std::uint32_t close_mode = 0xffffffffu;  // last conn_close mode
   std::size_t queued = 0;     // what conn_queued reports
   bool fail_writes = false;
+  std::vector<int> refusals;  // conn_refused statuses
 };
 
 // One stream, from both sides.
@@ -272,6 +273,7 @@ class FakeHost {
       of(c)->close_mode = how;
     };
     a.conn_info = [](trellis_conn* c) -> const trellis_conn_info* { return &of(c)->info; };
+    a.conn_refused = [](trellis_conn* c, int32_t status) { of(c)->refusals.push_back(status); };
 
     a.stream_open = [](trellis_conn* c, const trellis_request_head* h, const trellis_stream_sink* sink,
                        void* self) -> trellis_stream* {

@@ -320,6 +320,9 @@ typedef struct trellis_host_api {
      releases the session. */
   void (*conn_close)(trellis_conn* conn, uint32_t how);
   const trellis_conn_info* (*conn_info)(trellis_conn* conn);
+  /* The protocol answered a request itself with `status` (malformed, too
+     large ...): counted apart in the stats (refused requests). */
+  void (*conn_refused)(trellis_conn* conn, int32_t status);
 
   /* --- streams, the protocol's side: loop thread --------------------- */
   /* A request head is complete: the core copies `head` (the session may
@@ -333,7 +336,8 @@ typedef struct trellis_host_api {
      sink->on_body_wanted. CLOSED: nobody reads it any more (keep draining
      or close: the protocol's choice). TOO_LARGE: over a configured limit. */
   trellis_status (*stream_body)(trellis_stream* stream, const char* data, size_t len);
-  /* The body is complete; trailers, if any, are copied. */
+  /* The body is complete; trailers, if any, are copied. Called for every
+     stream, also one whose request has no body (at once, then). */
   trellis_status (*stream_body_end)(trellis_stream* stream, const trellis_field* trailers, size_t count);
   /* After an upgrade: one message (or part) from the peer. Same results as
      stream_body. */

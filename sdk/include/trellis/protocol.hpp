@@ -152,6 +152,9 @@ class Connection {
   // Ends the connection; Session::release() follows.
   void close(CloseMode how) const noexcept { api_->conn_close(conn_, static_cast<std::uint32_t>(how)); }
   ConnectionInfo info() const noexcept { return ConnectionInfo::from(api_->conn_info(conn_)); }
+  // The protocol answered a request itself (an error reply): the stats
+  // count it apart.
+  void refused(int status) const noexcept { api_->conn_refused(conn_, status); }
 
   // A request head is complete: the core copies it and hands it to a
   // runtime; `sink` receives the response. Empty when nobody serves it.
