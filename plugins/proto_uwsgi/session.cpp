@@ -174,6 +174,10 @@ void UwsgiSession::finish_exchange(CloseMode how) noexcept {
 void UwsgiSession::close(CloseMode how) noexcept {
   if (closing_) return;
   closing_ = true;
+  // A graceful close reads what the peer still sends (a body the runtime
+  // stopped taking, say): reading must not stay paused for a runtime that
+  // is done with it.
+  if (how == CloseMode::graceful) pause(false);
   connection_.close(how);
 }
 

@@ -227,6 +227,26 @@ TEST_F(SessionTest, BodyBackpressurePausesReadingUntilTheBodyIsWanted) {
   EXPECT_TRUE(fake.logs.empty());
 }
 
+// The runtime may answer before it read the whole body (an application's
+// own 413, say): the rest is the graceful close's to drain.
+TEST_F(SessionTest, AnswerBeforeTheBodyEndsClosesLingering) {
+  std::string p = packet({{"CONTENT_LENGTH", "20"}}, "0123456789abcdefghij");
+  feed(*session, conn, std::string_view(p).substr(0, p.size() - 15));
+  ASSERT_EQ(fake.streams.size(), 1u);
+  stream().body_result = TRELLIS_AGAIN;
+  feed(*session, conn, std::string_view(p).substr(p.size() - 15), 4);
+  ASSERT_TRUE(conn.paused);
+  ASSERT_EQ(runtime().start("413 Content Too Large", {}), Status::ok);
+  ASSERT_EQ(runtime().finish(), Status::ok);
+  EXPECT_EQ(conn.wire, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_TRUE(stream().closed);
+  EXPECT_EQ(conn.closes, 1);
+  EXPECT_EQ(conn.close_mode, kGraceful);
+  EXPECT_FALSE(conn.paused);
+  EXPECT_TRUE(session->read_space().empty());
+  EXPECT_TRUE(fake.logs.empty());
+}
+
 TEST_F(SessionTest, BodyNobodyReadsIsDrained) {
   std::string p = packet({{"CONTENT_LENGTH", "20"}}, "0123456789abcdefghij");
   feed(*session, conn, std::string_view(p).substr(0, p.size() - 15));
