@@ -282,7 +282,7 @@ TEST_F(ResponseWriter, ManyChunksInOneWrite) {
   EXPECT_EQ(conn.wire, "HTTP/1.1 200 OK\r\n\r\n0123456789012345678901234567890123456789");
 }
 
-TEST_F(ResponseWriter, TransportFailureStopsTheResponse) {
+TEST_F(ResponseWriter, ConnectionFailureStopsTheResponse) {
   begin();
   ASSERT_EQ(start("200 OK"), Status::ok);
   conn.fail_writes = true;
