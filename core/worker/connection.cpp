@@ -129,10 +129,9 @@ void Connection::read_ready() noexcept {
   while (state_ == State::open && !read_paused_ && !peer_finished_) {
     trellis_str space = session_->read_space(session_self_);
     if (space.len == 0) {
-      // A session that can take nothing and did not pause reading would
-      // make the loop spin on a readable socket.
-      spdlog::error("protocol session on {} has no buffer space; closing", listener_.socket->address.text);
-      close(TRELLIS_CLOSE_ABORT);
+      // The session can take nothing now: reading pauses, as if it had
+      // asked, until it resumes (abi.h, read_space).
+      read_paused_ = true;
       break;
     }
     ssize_t n = ::recv(fd_, const_cast<char*>(space.ptr), space.len, 0);

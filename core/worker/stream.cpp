@@ -30,18 +30,25 @@ void close_owned_fds(std::vector<trellis_chunk>& chunks) {
     }
 }
 
-// Deep copies of what a runtime passes, for a call queued to the loop.
-void copy_fields(const trellis_field* in, std::size_t count, std::string& text, std::vector<trellis_field>& out) {
+// Deep copies of what a runtime passes, for a call queued to the loop. The
+// copies' views point into `bytes`, reserved up front so appends never move
+// it (and a vector keeps its buffer when moved).
+void append(std::vector<char>& bytes, const char* p, std::size_t n) {
+  if (n) bytes.insert(bytes.end(), p, p + n);
+}
+
+void copy_fields(const trellis_field* in, std::size_t count, std::vector<char>& bytes,
+                 std::vector<trellis_field>& out) {
   std::size_t need = 0;
   for (std::size_t i = 0; i < count; ++i) need += in[i].name.len + in[i].value.len;
-  text.reserve(text.size() + need);  // no reallocation below: pointers stay valid
-  std::size_t base = text.size();
+  bytes.reserve(bytes.size() + need);
+  std::size_t base = bytes.size();
   for (std::size_t i = 0; i < count; ++i) {
-    text.append(in[i].name.ptr ? in[i].name.ptr : "", in[i].name.len);
-    text.append(in[i].value.ptr ? in[i].value.ptr : "", in[i].value.len);
+    append(bytes, in[i].name.ptr, in[i].name.len);
+    append(bytes, in[i].value.ptr, in[i].value.len);
   }
   out.resize(count);
-  const char* p = text.data() + base;
+  const char* p = bytes.data() + base;
   for (std::size_t i = 0; i < count; ++i) {
     out[i].name = {p, in[i].name.len};
     p += in[i].name.len;
@@ -50,7 +57,8 @@ void copy_fields(const trellis_field* in, std::size_t count, std::string& text, 
   }
 }
 
-bool copy_chunks(const trellis_chunk* in, std::size_t count, std::string& bytes, std::vector<trellis_chunk>& out) {
+bool copy_chunks(const trellis_chunk* in, std::size_t count, std::vector<char>& bytes,
+                 std::vector<trellis_chunk>& out) {
   bytes.reserve(byte_count(in, count));
   out.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -66,7 +74,7 @@ bool copy_chunks(const trellis_chunk* in, std::size_t count, std::string& bytes,
     } else {
       out[i].fd = -1;
       out[i].data = bytes.data() + bytes.size();
-      bytes.append(in[i].data ? in[i].data : "", in[i].len);
+      append(bytes, in[i].data, in[i].len);
     }
   }
   return true;
@@ -352,8 +360,10 @@ trellis_status Stream::start(const trellis_response_head* head) noexcept {
   }
   Op op{OpKind::start};
   try {
-    op.bytes.reserve(head->status.len);
-    op.bytes.append(head->status.ptr ? head->status.ptr : "", head->status.len);
+    std::size_t need = head->status.len;
+    for (std::size_t i = 0; i < head->header_count; ++i) need += head->headers[i].name.len + head->headers[i].value.len;
+    op.bytes.reserve(need);
+    append(op.bytes, head->status.ptr, head->status.len);
     copy_fields(head->headers, head->header_count, op.bytes, op.fields);
   } catch (...) {
     return TRELLIS_INTERNAL_ERROR;

@@ -48,7 +48,7 @@ struct QueuedEvent {
   trellis_event event{sizeof(trellis_event), 0, nullptr, 0, nullptr, 0, 0, TRELLIS_OK};
   bool data_owned = false;
   std::string owned;
-  std::string field_text;
+  std::vector<char> field_text;  // a vector: `fields` point into it, and it keeps its buffer when moved
   std::vector<trellis_field> fields;
 };
 
@@ -155,7 +155,10 @@ class Stream {
     OpKind kind;
     bool last = false;
     std::uint32_t flags = 0;
-    std::string bytes;  // status line + field text (start, finish), or data
+    // Status line + field text (start, finish), or data. A vector, not a
+    // string: its buffer keeps its address when the Op moves into the
+    // queue (a short string's would not), and chunks and fields point into it.
+    std::vector<char> bytes;
     std::vector<trellis_field> fields;
     std::vector<trellis_chunk> chunks;  // file fds are owned (duplicated) here
     std::size_t counted = 0;            // bytes counted in pending_out_

@@ -79,7 +79,7 @@ std::string RequestMapper::map(std::span<sdk::Field> vars, std::uint8_t modifier
   if (!runtime) return "no runtime serves modifier1 " + std::to_string(modifier1);
   if (modifier1 == kModifierManagePathInfo) strip_script_name(vars);
 
-  std::string_view method, uri, path, query, protocol, server_name, server_port;
+  std::string_view method, uri, path, query, protocol, server_name, server_port, remote_addr, remote_port;
   std::string_view content_type, content_length, uwsgi_scheme, url_scheme, https, request_scheme;
   for (const auto& v : vars) {
     const auto& k = v.name;
@@ -95,6 +95,8 @@ std::string RequestMapper::map(std::span<sdk::Field> vars, std::uint8_t modifier
     else if (k == "SERVER_PROTOCOL") set(protocol);
     else if (k == "SERVER_NAME") set(server_name);
     else if (k == "SERVER_PORT") set(server_port);
+    else if (k == "REMOTE_ADDR") set(remote_addr);
+    else if (k == "REMOTE_PORT") set(remote_port);
     else if (k == "CONTENT_TYPE") set(content_type);
     else if (k == "CONTENT_LENGTH") set(content_length);
     else if (k == "UWSGI_SCHEME") set(uwsgi_scheme);
@@ -116,6 +118,9 @@ std::string RequestMapper::map(std::span<sdk::Field> vars, std::uint8_t modifier
   head.scheme = sdk::to_c(pick_scheme(uwsgi_scheme, url_scheme, https, request_scheme));
   head.server_name = sdk::to_c(server_name);
   head.server_port = sdk::to_c(server_port);
+  // The client is whoever nginx says it is, not nginx itself.
+  head.remote_addr = sdk::to_c(remote_addr);
+  head.remote_port = sdk::to_c(remote_port);
   head.runtime = sdk::to_c(*runtime);
 
   // Every var verbatim, in order (REMOTE_ADDR, SCRIPT_NAME, uwsgi_param ...):

@@ -151,6 +151,7 @@ void UwsgiSession::fail(int status, const std::string& reason, Status why) {
   // A response cut short must never look complete.
   if (writer_.head_sent() && !writer_.ended()) return close(CloseMode::abort);
   if (!writer_.head_sent() && status != 0) {
+    connection_.refused(status);  // counted apart in the stats
     std::string reply = error_reply(status);
     trellis_chunk c = sdk::bytes_chunk(reply);
     (void)connection_.write_last(std::span<const trellis_chunk>(&c, 1));

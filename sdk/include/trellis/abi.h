@@ -441,7 +441,9 @@ struct trellis_stream_sink {
 /* A connection's protocol state. Loop thread only. */
 typedef struct trellis_session_table {
   uint32_t size;
-  /* Where the core should put the next bytes it reads; len 0: none now. */
+  /* Where the core should put the next bytes it reads. len 0: none now;
+     the core stops reading as after conn_pause_reading(1), until the
+     session calls conn_pause_reading(0). */
   trellis_str (*read_space)(void* self);  /* ptr is writable */
   /* `n` bytes were stored at the start of the last read_space. */
   void (*on_received)(void* self, size_t n);

@@ -173,7 +173,8 @@ class Connection {
 // One connection's protocol state.
 class Session {
  public:
-  // Where the core should put the next bytes it reads (empty: none now).
+  // Where the core should put the next bytes it reads. Empty: none now;
+  // reading pauses until Connection::pause_reading(false).
   virtual std::span<char> read_space() noexcept = 0;
   // `n` bytes were stored at the start of the last read_space().
   virtual void on_received(std::size_t n) noexcept = 0;
