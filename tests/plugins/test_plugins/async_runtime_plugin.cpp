@@ -1,0 +1,197 @@
+// An asynchronous test runtime ("asyncapp"), for the SDK 2 contract tests:
+// it takes every stream on the loop thread and completes it later. Routes:
+//   /delay/MS       answers "delayed MS" from a timer after MS ms
+//   /thread/MS      answers from a thread of its own after MS ms
+//   /echo           echoes the body as it arrives (streamed, chunked), then
+//                   ends; consumes only what it has written, so a reader
+//                   that stops reading stops the upload too
+//   /stall          reads nothing of the body and answers only once the
+//                   worker drains or the client leaves
+//   /hold           never answers; logs "asyncapp: disconnect on /hold" when
+//                   the client leaves
+//   /big/N          N bytes of 'x', written in 64 KiB pieces as the
+//                   connection drains (waits for WRITABLE after "again")
+//   /count          how many streams this worker holds now
+//   anything else   "async hello"
+#include <trellis/plugin.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+namespace {
+
+using trellis::sdk::Event;
+using trellis::sdk::Field;
+using trellis::sdk::Host;
+using trellis::sdk::LogLevel;
+using trellis::sdk::Status;
+using trellis::sdk::Stream;
+
+enum class Kind { delay, thread, echo, stall, hold, big };
+
+struct Held {
+  Kind kind;
+  Stream stream;
+  long n = 0;            // delay ms, or bytes still to send (big)
+  bool started = false;  // echo: the head went out
+  class AsyncApp* app = nullptr;
+};
+
+class AsyncApp final : public trellis::sdk::Plugin, public trellis::sdk::Runtime {
+ public:
+  explicit AsyncApp(Host host) : host_(host) {}
+  trellis::sdk::Runtime* runtime() noexcept override { return this; }
+  bool blocking() const noexcept override { return false; }
+  Status load_application() noexcept override { return Status::ok; }
+
+  Status on_request(Stream stream, int) noexcept override {
+    std::string_view path = stream.request().path;
+    if (path == "/count") {
+      char text[32];
+      int n = std::snprintf(text, sizeof text, "%zu", held_.size());
+      reply(stream, std::string_view(text, static_cast<std::size_t>(n)));
+      stream.done();
+      return Status::ok;
+    }
+    auto* h = new (std::nothrow) Held{Kind::delay, stream};
+    if (!h) return Status::internal_error;
+    h->app = this;
+    held_[stream.raw()] = h;
+    if (path.starts_with("/delay/")) {
+      h->n = std::atol(std::string(path.substr(7)).c_str());
+      host_.timer_start(static_cast<std::uint64_t>(h->n), &AsyncApp::on_timer, h);
+    } else if (path.starts_with("/thread/")) {
+      h->kind = Kind::thread;
+      h->n = std::atol(std::string(path.substr(8)).c_str());
+      // Completed from a thread that is not the loop's.
+      std::thread([h] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(h->n));
+        h->app->finish_from_thread(h);
+      }).detach();
+    } else if (path == "/echo") {
+      h->kind = Kind::echo;
+      const Field head[] = {{"Content-Type", "application/octet-stream"}};
+      stream.start("200 OK", head);
+    } else if (path == "/stall") {
+      h->kind = Kind::stall;
+    } else if (path == "/hold") {
+      h->kind = Kind::hold;
+    } else if (path.starts_with("/big/")) {
+      h->kind = Kind::big;
+      h->n = std::atol(std::string(path.substr(5)).c_str());
+      std::string length = std::to_string(h->n);
+      const Field head[] = {{"Content-Type", "text/plain"}, {"Content-Length", length}};
+      stream.start("200 OK", head);
+      pump(h);
+    } else {
+      held_.erase(stream.raw());
+      delete h;
+      reply(stream, "async hello");
+      stream.done();
+    }
+    return Status::ok;
+  }
+
+  void on_event(Stream stream, const Event& e) noexcept override {
+    auto it = held_.find(stream.raw());
+    if (it == held_.end()) return;
+    Held* h = it->second;
+    switch (e.type) {
+      case Event::Type::body:
+        if (h->kind == Kind::echo) {
+          // Consumed once written: a client that does not read what is
+          // echoed stops its own upload (the core's flow control).
+          Status st = stream.write(e.data);
+          stream.consume(e.data.size());
+          if (st == Status::closed) finish(h);
+        }
+        break;
+      case Event::Type::body_end:
+        if (h->kind == Kind::echo) {
+          stream.finish();
+          finish(h);
+        }
+        break;
+      case Event::Type::writable:
+        if (h->kind == Kind::big) pump(h);
+        break;
+      case Event::Type::disconnect:
+        host_.logf(LogLevel::info, "asyncapp: disconnect on %s",
+                   h->kind == Kind::hold ? "/hold" : h->kind == Kind::stall ? "/stall" : "a request");
+        finish(h);
+        break;
+      case Event::Type::drain:
+        if (h->kind == Kind::stall) {
+          reply(stream, "drained");
+          finish(h);
+        }
+        break;
+      case Event::Type::message:
+        break;
+    }
+  }
+
+  void on_drain() noexcept override { host_.log(LogLevel::info, "asyncapp: the worker drains"); }
+
+ private:
+  static void reply(Stream s, std::string_view body) {
+    std::string length = std::to_string(body.size());
+    const Field head[] = {{"Content-Type", "text/plain"}, {"Content-Length", length}};
+    if (s.start("200 OK", head) != Status::ok) return;
+    s.write(body, true);
+    s.finish();
+  }
+
+  static void on_timer(void* arg) {
+    auto* h = static_cast<Held*>(arg);
+    if (!h->stream.gone()) reply(h->stream, "delayed " + std::to_string(h->n));
+    h->app->finish(h);
+  }
+
+  void finish_from_thread(Held* h) {
+    // Any thread may answer; the map is the loop's, so the bookkeeping
+    // goes back there.
+    if (!h->stream.gone()) reply(h->stream, "from a thread after " + std::to_string(h->n));
+    host_.post([](void* arg) {
+      auto* held = static_cast<Held*>(arg);
+      held->app->finish(held);
+    }, h);
+  }
+
+  void pump(Held* h) {
+    static const std::string piece(64 * 1024, 'x');
+    while (h->n > 0) {
+      std::size_t n = static_cast<std::size_t>(h->n) < piece.size() ? static_cast<std::size_t>(h->n) : piece.size();
+      h->n -= static_cast<long>(n);
+      Status st = h->stream.write(std::string_view(piece.data(), n), h->n == 0);
+      if (st == Status::again) return;  // WRITABLE comes when it drained
+      if (st != Status::ok) {
+        finish(h);
+        return;
+      }
+    }
+    h->stream.finish();
+    finish(h);
+  }
+
+  void finish(Held* h) {
+    if (held_.erase(h->stream.raw()) == 0) return;
+    h->stream.done();
+    delete h;
+  }
+
+  Host host_;
+  std::unordered_map<trellis_stream*, Held*> held_;  // loop thread only
+};
+
+}  // namespace
+
+TRELLIS_PLUGIN("asyncapp", TRELLIS_KIND_RUNTIME, "0.1", "asynchronous C++ test runtime", TRELLIS_NO_OPTIONS,
+               [](Host& host) -> trellis::sdk::Plugin* { return new AsyncApp(host); })
