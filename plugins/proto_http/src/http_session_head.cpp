@@ -1,5 +1,6 @@
-// The application-facing half of HttpSession: the Request handed to the
-// runtime and the BodyReader it reads the body through.
+// The request head HttpSession hands to Connection::open_stream: a
+// trellis_request_head of views into the connection's buffer and a side
+// arena. The core copies it at once, so nothing here outlives the call.
 #include <cstdio>
 #include <cstring>
 
@@ -9,31 +10,22 @@
 
 namespace trellis::http {
 
-using sdk::Progress;
-using sdk::Status;
-
 namespace {
-constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-}  // namespace
 
-Progress HttpSession::hand_over() noexcept {
-  try {
-    build_request();
-  } catch (...) {
-    return fail(500);
+// Whether a comma-separated list (a Connection value) holds `lower`.
+bool list_has(std::string_view v, std::string_view lower) noexcept {
+  for (std::size_t pos = 0; pos <= v.size();) {
+    std::size_t comma = v.find(',', pos);
+    if (comma == std::string_view::npos) comma = v.size();
+    if (iequals(trim_ows(v.substr(pos, comma - pos)), lower)) return true;
+    pos = comma + 1;
   }
-  const RequestHead& h = parser_.head();
-  ResponseContext ctx;
-  ctx.head_request = request_.method == "HEAD";
-  ctx.http10 = h.minor == 0;
-  ctx.client_keep_alive = h.keep_alive;
-  response_.begin(ctx, &body_done_, &draining_);
-  error_summary_ = {};
-  state_ = State::app;
-  return Progress::request_ready;
+  return false;
 }
 
-void HttpSession::build_request() {
+}  // namespace
+
+void HttpSession::build_head() {
   const RequestHead& h = parser_.head();
   const char* base = buf_.get() + begin_;
   // Decoded path and joined values are never longer than the head they
@@ -41,28 +33,37 @@ void HttpSession::build_request() {
   // into arena_ stay valid.
   arena_.clear();
   arena_.reserve(2 * static_cast<std::size_t>(h.head_len) + 16);
+  if_modified_since_.clear();
+  if_none_match_ = false;
 
-  sdk::Request& r = request_;
-  r = sdk::Request{};
-  r.method = h.method.in(base);
-  r.uri = h.target.in(base);
-  r.protocol = h.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
-  r.scheme = "http";
+  trellis_request_head& r = head_;
+  r = trellis_request_head{};
+  r.size = sizeof r;
+  const std::string_view method = h.method.in(base);
+  r.method = sdk::to_c(method);
+  r.uri = sdk::to_c(h.target.in(base));
+  r.protocol = sdk::to_c(h.minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
+  r.scheme = sdk::to_c("http");
+  head_request_ = method == "HEAD";
+  conditional_method_ = head_request_ ? "HEAD" : method == "GET" ? "GET" : "";
+  client_keep_alive_ = h.keep_alive;
 
+  std::string_view path;
   if (h.form == TargetForm::asterisk) {
-    r.path = "*";
+    path = "*";
   } else if (h.path.empty()) {
-    r.path = "/";  // "http://host" and "http://host?q" mean the root
+    path = "/";  // "http://host" and "http://host?q" mean the root
   } else if (!h.path_has_percent) {
-    r.path = h.path.in(base);
+    path = h.path.in(base);
   } else {
     std::size_t at = arena_.size();
     arena_.resize(at + h.path.len);
     std::size_t n = percent_decode(h.path.in(base), arena_.data() + at);
     arena_.resize(at + n);
-    r.path = std::string_view(arena_.data() + at, n);
+    path = std::string_view(arena_.data() + at, n);
   }
-  if (h.has_query) r.query = h.query.in(base);
+  r.path = sdk::to_c(path);
+  if (h.has_query) r.query = sdk::to_c(h.query.in(base));
 
   // Fields: names with '_' are dropped (in CGI form "X_Foo" would
   // impersonate "X-Foo"); repeats are joined in order of arrival, Cookie
@@ -81,6 +82,8 @@ void HttpSession::build_request() {
     }
     name_hash_[i] = hash;
   }
+  std::string_view upgrade;
+  bool connection_upgrade = false;
   for (std::size_t i = 0; i < count; ++i) {
     if (joined_[i]) continue;
     std::string_view name = h.fields[i].name.in(base);
@@ -121,93 +124,39 @@ void HttpSession::build_request() {
       arena_.append(digits, static_cast<std::size_t>(n));
       value = std::string_view(arena_.data() + at, static_cast<std::size_t>(n));
     }
-    fields_.push_back({name, value});
+    // What the response side needs once the buffer is reused for the body.
+    if (name.size() == 17 && iequals(name, "if-modified-since")) if_modified_since_.assign(value);
+    else if (name.size() == 13 && iequals(name, "if-none-match")) if_none_match_ = true;
+    else if (name.size() == 7 && iequals(name, "upgrade")) upgrade = trim_ows(value);
+    else if (name.size() == 10 && iequals(name, "connection")) connection_upgrade = list_has(value, "upgrade");
+    fields_.push_back({sdk::to_c(name), sdk::to_c(value)});
   }
-  r.headers = fields_;
+  r.headers = fields_.data();
+  r.header_count = fields_.size();
 
-  const sdk::ConnectionInfo& ci = transport_.info();
-  r.remote_addr = ci.remote_addr;
-  r.remote_port = ci.remote_port;
+  const sdk::ConnectionInfo ci = conn_.info();
   std::string_view host_value;
   if (h.form == TargetForm::absolute) host_value = h.authority.in(base);
   else if (h.host_count) host_value = h.host.in(base);
   std::string_view name, port;
   if (!host_value.empty()) split_host(host_value, name, port);
-  r.server_name = !name.empty() ? name : ci.local_addr;
-  r.server_port = !port.empty() ? port : (!ci.local_port.empty() ? ci.local_port : std::string_view("80"));
+  r.server_name = sdk::to_c(!name.empty() ? name : ci.local_addr);
+  r.server_port = sdk::to_c(!port.empty() ? port : (!ci.local_port.empty() ? ci.local_port : std::string_view("80")));
 
   switch (h.body) {
     case BodyKind::none: r.content_length = 0; break;
     case BodyKind::length: r.content_length = h.content_length; break;
     case BodyKind::chunked: r.content_length = -1; break;
   }
-  r.body_terminated = true;
-  r.body = this;
-}
-
-Status HttpSession::read(char* buf, std::size_t size, std::size_t& got) noexcept {
-  got = 0;
-  if (size == 0) return Status::ok;
-  if (streaming_) return read_streaming(buf, size, got);
-  if (spool_.is_open()) {
-    if (body_read_ >= spool_.size()) return Status::ok;
-    ssize_t n = spool_.read_at(buf, size, body_read_);
-    if (n < 0) return Status::io_error;
-    got = static_cast<std::size_t>(n);
-    body_read_ += got;
-    return Status::ok;
+  // Both framings tell the true end of the body.
+  r.flags = TRELLIS_REQUEST_BODY_TERMINATED;
+  if (h.expect_continue) r.flags |= TRELLIS_REQUEST_EXPECTS_GO_AHEAD;
+  // RFC 9110 §7.8: an offer to switch needs "Connection: upgrade" too (so a
+  // proxy that does not know Upgrade drops it), and is ignored in HTTP/1.0.
+  if (h.minor == 1 && connection_upgrade && !upgrade.empty()) {
+    r.flags |= TRELLIS_REQUEST_UPGRADE_OFFERED;
+    r.upgrade = sdk::to_c(upgrade);
   }
-  const std::size_t have = body_end_ - body_start_;
-  std::size_t left = have - static_cast<std::size_t>(body_read_);
-  std::size_t n = size < left ? size : left;
-  if (n) std::memcpy(buf, buf_.get() + body_start_ + body_read_, n);
-  body_read_ += n;
-  got = n;
-  return Status::ok;
-}
-
-Status HttpSession::read_streaming(char* buf, std::size_t size, std::size_t& got) noexcept {
-  if (body_error_ != Status::ok) return body_error_;
-  while (!body_done_) {
-    if (raw_pos_ < end_) {
-      std::size_t used = 0, produced = 0;
-      DecodeStatus st = decoder_.consume(buf_.get() + raw_pos_, end_ - raw_pos_, buf, size, used, produced);
-      raw_pos_ += used;
-      if (st == DecodeStatus::error) {
-        body_error_ = decoder_.error_status() == 413 ? Status::too_large : Status::protocol_error;
-        // Hand over what was decoded before the error; the next read reports it.
-        if (produced) {
-          got = produced;
-          return Status::ok;
-        }
-        return body_error_;
-      }
-      if (st == DecodeStatus::done) body_done_ = true;
-      // Consumed everything: reuse the space for the next socket read.
-      else if (raw_pos_ == end_) raw_pos_ = end_ = body_start_;
-      if (produced || body_done_) {
-        got = produced;
-        return Status::ok;
-      }
-      continue;
-    }
-    if (continue_pending_) {
-      // The application wants the body: now the client may send it. Never
-      // after the final response head, though (RFC 9110 15.2): a 1xx there
-      // would land inside the body; the client sends its body anyway once
-      // it stops waiting for the 100.
-      continue_pending_ = false;
-      if (!response_.headers_sent()) {
-        struct iovec part = {const_cast<char*>(kContinue.data()), kContinue.size()};
-        if (Status st = transport_.write({&part, 1}); st != Status::ok) return body_error_ = st;
-      }
-    }
-    std::size_t n = 0;
-    if (Status st = transport_.read(buf_.get() + end_, cap_ - end_, n); st != Status::ok) return body_error_ = st;
-    if (n == 0) return body_error_ = Status::closed;  // truncated body
-    end_ += n;
-  }
-  return Status::ok;
 }
 
 }  // namespace trellis::http
