@@ -3,6 +3,7 @@
 // Inline and constexpr: they add nothing to the plugin ABI.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace trellis::sdk {
@@ -42,6 +43,47 @@ constexpr bool is_hop_by_hop_field(std::string_view name) noexcept {
     }
     if (same) return true;
   }
+  return false;
+}
+
+// ASCII case-insensitive equality of two field names.
+constexpr bool field_name_equals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Conditional GET, the server's side of RFC 9110 §13.1.3 the way nginx's
+// "if_modified_since exact" does it: a GET or HEAD whose If-Modified-Since
+// is byte for byte the Last-Modified of the 200 the application produced
+// is answered "304 Not Modified" instead. No date parsing: a client echoes
+// the Last-Modified it was given, and an exact match cannot be fooled by a
+// date in the future or one the server would parse differently. A request
+// with If-None-Match is left alone: that precondition takes precedence
+// (§13.2.2) and needs entity-tag comparison, which stays the application's.
+// Empty strings mean "absent".
+constexpr bool answers_not_modified(std::string_view method, std::string_view if_modified_since,
+                                    bool has_if_none_match, int status, std::string_view last_modified) noexcept {
+  if (method != "GET" && method != "HEAD") return false;
+  if (status != 200 || has_if_none_match) return false;
+  if (last_modified.empty() || if_modified_since.empty()) return false;
+  return if_modified_since == last_modified;
+}
+
+// The fields such a 304 keeps from the 200 it replaces: what §15.4.5 says a
+// 304 must carry (Content-Location, Date, ETag, Vary, Cache-Control,
+// Expires) and the Last-Modified that matched. Everything else (the
+// content's length and type, Set-Cookie ...) is dropped with the content.
+constexpr bool kept_in_not_modified(std::string_view name) noexcept {
+  constexpr std::string_view kNames[] = {"last-modified", "etag",    "cache-control",   "expires",
+                                         "vary",          "date",    "content-location"};
+  for (std::string_view known : kNames)
+    if (field_name_equals(name, known)) return true;
   return false;
 }
 
