@@ -94,6 +94,16 @@ TEST(PythonConfig, MissingFileDirectoryOrVirtualenvAreErrors) {
   EXPECT_TRUE(h.logged("not a virtualenv"));
 }
 
+TEST(PythonConfig, EachInstanceLogsThroughTheCoreItWasCreatedFor) {
+  // The factory's Host& is one handle the export macro reuses for every
+  // create(): an instance made before another must keep its own core.
+  Instance first({});
+  Instance second({{"wsgi-file", TRELLIS_PY_APPS "/pep3333_app.py"}});
+  EXPECT_EQ(first.plugin->on_config(), Status::invalid_argument);
+  EXPECT_TRUE(first.logged("no application", LogLevel::error)) << first.logs();
+  EXPECT_FALSE(second.logged("no application")) << second.logs();
+}
+
 TEST(PythonConfig, RelativeWsgiFileIsResolvedAgainstChdir) {
   Instance i({{"wsgi-file", "pep3333_app.py"}, {"chdir", TRELLIS_PY_APPS}});
   EXPECT_EQ(i.plugin->on_config(), Status::ok) << i.logs();

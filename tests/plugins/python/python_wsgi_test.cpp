@@ -210,6 +210,17 @@ TEST_F(Wsgi, HttpVariablesPassVerbatimWithoutHeaderFields) {
   EXPECT_NE(r.response.body.find("\"HTTP_HOST\": [\"str\", \"from-vars\"]"), std::string::npos) << r.response.body;
 }
 
+TEST_F(Wsgi, InputTerminatedFollowsTheRequestFlag) {
+  // A protocol that cannot tell the true end of a length-less body clears
+  // TRELLIS_REQUEST_BODY_TERMINATED: the application must then rely on
+  // CONTENT_LENGTH (PEP 3333's wsgi.input_terminated).
+  auto t = TestRequest::get("/environ");
+  t.body_terminated = false;
+  EXPECT_NE(run(t).response.body.find("\"wsgi.input_terminated\": [\"bool\", false]"), std::string::npos);
+  t.body_terminated = true;
+  EXPECT_NE(run(t).response.body.find("\"wsgi.input_terminated\": [\"bool\", true]"), std::string::npos);
+}
+
 TEST_F(Wsgi, MultithreadAndMultiprocessFollowOptions) {
   EXPECT_EQ(get("/multithread").response.body, "[true, true]");
 }
@@ -307,6 +318,37 @@ TEST_F(Wsgi, IterationYieldsLines) {
 TEST_F(Wsgi, MixedReadsConsumeTheReadlineBufferFirst) {
   EXPECT_EQ(run(TestRequest::post("/mixed", "line\nabcdefgh\nrest")).response.body,
             "[\"line\\n\", \"abc\", \"de\", \"fgh\\nrest\", \"\"]");
+}
+
+// A body that cannot be read is the client's fault: answered as the
+// protocol would have, never a traceback nor an application error.
+TEST_F(Wsgi, BodyThatNeverArrivesIsAnswered408) {
+  auto t = TestRequest::post("/echo", "only the first part");
+  t.content_length = 1000;
+  t.body_complete = false;  // the core's read times out once this is read
+  Result r;
+  auto logs = logs_of([&] { r = run(t); });
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.response.status, "408 Request Timeout");
+  EXPECT_EQ(r.response.header("Connection"), "close");
+  EXPECT_EQ(r.response.body, "Request Timeout");
+  EXPECT_TRUE(r.response.finished);
+  EXPECT_FALSE(r.response.aborted);
+  EXPECT_TRUE(logged(host(), "python: the request body could not be read: timed out", LogLevel::warn));
+  EXPECT_EQ(logs.find("Traceback"), std::string::npos) << logs;
+}
+
+TEST_F(Wsgi, BodyOfAClientThatLeftAbortsTheResponse) {
+  Exchange x(*app().core, TestRequest::post("/echo", "abc"));
+  x.stream().reset = true;  // the peer went away before the app read
+  x.stream().reset_why = TRELLIS_CLOSED;
+  std::size_t from = log_count(host());
+  EXPECT_EQ(x.run(*app().plugin), Status::ok);
+  auto logs = logs_since(host(), from);
+  EXPECT_TRUE(x.response().aborted);
+  EXPECT_FALSE(x.response().finished);
+  EXPECT_NE(logs.find("python: the request body could not be read: connection closed"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find("Traceback"), std::string::npos) << logs;
 }
 
 // ---------------------------------------------------------------- response
