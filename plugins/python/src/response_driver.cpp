@@ -181,7 +181,8 @@ sdk::Status body_failed(ResponseState& st, sdk::Host& host, sdk::Status why) {
 
 sdk::Status app_failed(ResponseState& st, sdk::Host& host, std::string_view what, PyObject* input) {
   if (st.client_gone) {
-    // The application only saw our OSError from write(): not its bug.
+    // The application only saw our OSError from write() or
+    // start_response(): not its bug.
     PyErr_Clear();
     host.logf(sdk::LogLevel::info, "python: client went away: %s", sdk::to_string(st.io_status));
     return sdk::Status::ok;

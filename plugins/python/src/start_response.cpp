@@ -121,6 +121,14 @@ PyObject* call(PyObject* self, PyObject* args, PyObject* kwargs) {
   Py_XSETREF(st->status, Py_NewRef(status));
   Py_XSETREF(st->headers, fast.release());
   sdk::Status rc = st->stream.start(status_text, st->fields);
+  if (rc == sdk::Status::closed) {
+    // The client left before the application answered: like a failed
+    // write(), not the application's error (the driver logs it as such).
+    st->client_gone = true;
+    st->io_status = rc;
+    PyErr_Format(PyExc_OSError, "start_response() failed, the client is gone: %s", sdk::to_string(rc));
+    return nullptr;
+  }
   if (rc != sdk::Status::ok) {
     // invalid_argument: the protocol refuses the head (a field that could
     // break its framing); the application's error, answered with a 500.

@@ -555,6 +555,21 @@ TEST_F(Wsgi, WriteCallableFailingIsNotAnApplicationError) {
   EXPECT_EQ(logs.find("Traceback"), std::string::npos) << logs;
 }
 
+TEST_F(Wsgi, StartResponseAfterTheClientLeftIsNotAnApplicationError) {
+  // The core refuses the head of a stream whose peer is gone (closed): the
+  // application sees an OSError, as from write(), and no traceback is logged.
+  Exchange x(*app().core, TestRequest::get("/single"));
+  x.stream().reset = true;
+  x.stream().reset_why = TRELLIS_CLOSED;
+  std::size_t from = log_count(host());
+  EXPECT_EQ(x.run(*app().plugin), Status::ok);
+  auto logs = logs_since(host(), from);
+  EXPECT_NE(logs.find("python: client went away: connection closed"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find("Traceback"), std::string::npos) << logs;
+  EXPECT_EQ(x.response().status, "");
+  EXPECT_FALSE(x.response().finished);
+}
+
 TEST_F(Wsgi, CloseRaisingIsLogged) {
   Result r;
   auto logs = logs_of([&] { r = get("/close_raises"); });
