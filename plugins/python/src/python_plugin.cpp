@@ -16,7 +16,7 @@ namespace trellis::python {
 namespace {
 
 // One application thread's Python side. thread_start() binds a thread
-// state to the thread once, so handle() is a plain GIL acquire/release.
+// state to the thread once, so on_request() is a plain GIL acquire/release.
 struct ThreadSlot {
   PyThreadState* tstate = nullptr;  // set between thread_start and thread_stop
   PyGILState_STATE gstate{};
