@@ -106,7 +106,13 @@ void Connection::on_events(std::uint32_t events) {
     linger_read();
     return;
   }
-  if (events & (EPOLLIN | EPOLLRDHUP)) read_ready();
+  if ((events & (EPOLLIN | EPOLLRDHUP)) && read_paused_) {
+    // Bytes wait while the session pauses: stop being told until it
+    // resumes (pausing itself costs no system call; see pause_reading).
+    input_masked_ = true;
+  } else if (events & (EPOLLIN | EPOLLRDHUP)) {
+    read_ready();
+  }
   if (state_ == State::dead) return;
   if ((events & EPOLLHUP) && !(events & EPOLLIN)) {
     // Both directions are gone (a reset, or our shutdown after the peer's):
@@ -180,12 +186,16 @@ bool Connection::pump_read(int timeout_ms) noexcept {
 
 void Connection::pause_reading(bool paused) noexcept {
   if (read_paused_ == paused || state_ != State::open) return;
+  // Lazy both ways, so a session that pauses for each request and resumes
+  // after its response costs no system call: the descriptor stays in the
+  // epoll set; only input arriving while paused takes it out (on_events),
+  // and resuming puts it back. Input already waiting is reported by the
+  // level-triggered epoll on the next turn.
   read_paused_ = paused;
-  update_interest();
-  // Bytes may already wait in the socket: without reading them now a
-  // level-triggered epoll would report them again, but a session resuming
-  // from a sink callback must not wait for that turn.
-  if (!paused) read_ready();
+  if (!paused && input_masked_) {
+    input_masked_ = false;
+    update_interest();
+  }
 }
 
 // ---- writing ----------------------------------------------------------------
@@ -485,7 +495,7 @@ void Connection::update_interest() noexcept {
   if (state_ == State::lingering) {
     want = EPOLLIN | EPOLLRDHUP;
   } else {
-    if (state_ == State::open && !read_paused_ && !peer_finished_) want |= EPOLLIN | EPOLLRDHUP;
+    if (state_ == State::open && !peer_finished_ && !(read_paused_ && input_masked_)) want |= EPOLLIN | EPOLLRDHUP;
     if (!out_.empty()) want |= EPOLLOUT;
   }
   // A connection whose request is with the runtime and that sends nothing
@@ -517,11 +527,9 @@ void Connection::add_stream(Stream* s) { streams_.push_back(s); }
 void Connection::remove_stream(Stream* s) noexcept {
   auto it = std::find(streams_.begin(), streams_.end(), s);
   if (it != streams_.end()) streams_.erase(it);
-  // The exchange ended: the idle and head timeouts start afresh.
-  if (state_ == State::open) {
-    phase_known_ = false;
-    refresh_deadline(true);
-  }
+  // The exchange ended: the idle and head timeouts start afresh once the
+  // session is done with it (refresh_deadline after its callback).
+  phase_known_ = false;
 }
 
 // ---- deadlines ------------------------------------------------------------------

@@ -154,6 +154,7 @@ class Connection final : public EventLoop::Handler {
   State state_ = State::open;
   std::uint32_t close_how_ = TRELLIS_CLOSE_GRACEFUL;
   bool read_paused_ = false;
+  bool input_masked_ = false;    // input arrived while paused: EPOLLIN left out until resumed
   bool peer_finished_ = false;   // EOF read
   bool end_pending_ = false;     // write_last: shut down once the queue is sent
   bool write_shut_ = false;      // SHUT_WR done

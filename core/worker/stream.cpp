@@ -92,8 +92,9 @@ Stream::~Stream() {
 
 bool Stream::copy_head(const trellis_request_head& h, const trellis_conn_info& c) noexcept {
   try {
-    const trellis_str* strings[] = {&h.method, &h.uri,         &h.path,        &h.query,   &h.protocol,
-                                    &h.scheme, &h.server_name, &h.server_port, &h.runtime, &h.upgrade};
+    const trellis_str* strings[] = {&h.method,      &h.uri,         &h.path,        &h.query,
+                                    &h.protocol,    &h.scheme,      &h.server_name, &h.server_port,
+                                    &h.remote_addr, &h.remote_port, &h.runtime,     &h.upgrade};
     const trellis_str* conn_strings[] = {&c.remote_addr, &c.remote_port, &c.local_addr, &c.local_port, &c.socket_name};
     std::size_t need = 0;
     for (auto* s : strings) need += s->len;
@@ -116,6 +117,8 @@ bool Stream::copy_head(const trellis_request_head& h, const trellis_conn_info& c
     head_.scheme = keep(h.scheme);
     head_.server_name = keep(h.server_name);
     head_.server_port = keep(h.server_port);
+    head_.remote_addr = keep(h.remote_addr);
+    head_.remote_port = keep(h.remote_port);
     head_.runtime = keep(h.runtime);
     head_.upgrade = keep(h.upgrade);
     head_.content_length = h.content_length;
@@ -239,12 +242,12 @@ void Stream::reset(trellis_status why) noexcept {
     } catch (...) {
     }
   }
-  // A blocking dispatch that waited for the rest of the body goes ahead
-  // now: the runtime finds the stream gone at its first call.
+  // A blocking runtime that was still to get the request (its body was
+  // incomplete) never will: the runtime's side ends here.
   if (waiting_for_body) {
     waiting_for_body = false;
-    body_ended_ = true;
-    host_.queue_dispatch(*this);
+    runtime_done_.store(true, std::memory_order_release);
+    release();
   }
   end_protocol_side();
 }
@@ -452,7 +455,11 @@ trellis_status Stream::finish(const trellis_field* trailers, std::size_t count) 
 
 trellis_status Stream::do_finish(const trellis_field* trailers, std::size_t count) noexcept {
   if (!sink_) return TRELLIS_CLOSED;
-  return sink_->on_finish(sink_self_, trailers, count);
+  trellis_status st = sink_->on_finish(sink_self_, trailers, count);
+  // The exchange is over for the protocol: its next phase (idle, or the
+  // next pipelined request) sets the connection's deadline.
+  if (conn_) conn_->refresh_deadline(true);
+  return st;
 }
 
 void Stream::abort() noexcept {
@@ -467,6 +474,7 @@ void Stream::abort() noexcept {
 
 void Stream::do_abort() noexcept {
   if (sink_) sink_->on_abort(sink_self_);
+  if (conn_) conn_->refresh_deadline(true);
 }
 
 trellis_status Stream::upgrade() noexcept {
@@ -533,8 +541,18 @@ void Stream::runtime_returned() noexcept {
 
 void Stream::do_done() noexcept {
   if (runtime_us == 0 && started_us) runtime_us = monotonic_us() - started_us;
-  // An unfinished response must not look complete.
-  if (!finished_.load() && !aborted_.exchange(true)) do_abort();
+  if (!finished_.load() && !aborted_.load()) {
+    if (!head_sent_.load() && sink_ && !gone_.load()) {
+      // Never answered: the client gets a 500, not a silence.
+      trellis_response_head h{sizeof h, 0, {"500 Internal Server Error", 25}, nullptr, 0};
+      finished_.store(true);
+      head_sent_.store(true);
+      if (do_start(&h) != TRELLIS_OK || do_finish(nullptr, 0) != TRELLIS_OK) do_abort();
+    } else if (!aborted_.exchange(true)) {
+      // Started but unfinished: it must not look complete.
+      do_abort();
+    }
+  }
   release();
 }
 
@@ -568,6 +586,12 @@ void Stream::apply_queued(Stream& s) noexcept {
     s.apply_posted_ = false;
   }
   s.apply_all();
+  {
+    // Applied writes may have gone out at once: a writer waiting for the
+    // output to drain re-checks.
+    std::lock_guard<std::mutex> lock(s.mutex_);
+    if (s.waiting_writer_) s.changed_.notify_all();
+  }
   s.release();
 }
 

@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include <trellis/http_rules.hpp>
+
 namespace trellis::uwsgi {
 namespace {
 
@@ -79,11 +81,32 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-void append_head(std::string& out, std::string_view protocol, std::string_view status,
-                 std::span<const sdk::Field> headers, std::optional<std::int64_t> add_content_length,
-                 bool drop_content_length) {
+sdk::Status check_response_head(const sdk::ResponseHead& head, HeadFacts* facts) noexcept {
+  auto code = parse_status(head.status);
+  // A WSGI-style application cannot send an interim response: a 1xx as the
+  // final status would leave the peer waiting for the real one.
+  if (!code || *code < 200) return sdk::Status::invalid_argument;
+  std::optional<std::int64_t> length;
+  for (const sdk::Field h : head.headers) {
+    if (!valid_header_name(h.name) || !valid_header_value(h.value)) return sdk::Status::invalid_argument;
+    // The server frames the body; hop-by-hop fields are the server's (PEP
+    // 3333), and a Transfer-Encoding would contradict the framing.
+    if (sdk::is_hop_by_hop_field(h.name)) return sdk::Status::invalid_argument;
+    if (iequals_ascii(h.name, "Content-Length")) {
+      auto n = parse_length_value(h.value);
+      // Two different lengths would let the peer pick either framing.
+      if (!n || (length && *length != *n)) return sdk::Status::invalid_argument;
+      length = n;
+    }
+  }
+  if (facts) *facts = HeadFacts{*code, length};
+  return sdk::Status::ok;
+}
+
+void append_head(std::string& out, std::string_view protocol, std::string_view status, sdk::FieldList headers,
+                 std::optional<std::int64_t> add_content_length, bool drop_content_length) {
   out.append(protocol).append(" ").append(status).append("\r\n");
-  for (const auto& h : headers) {
+  for (const sdk::Field h : headers) {
     if (drop_content_length && iequals_ascii(h.name, "Content-Length")) continue;
     out.append(h.name).append(": ").append(h.value).append("\r\n");
   }

@@ -38,7 +38,8 @@ struct OwnedField {
 // A request head deep-copied out of a trellis_request_head.
 struct OwnedHead {
   std::uint32_t flags = 0;
-  std::string method, uri, path, query, protocol, scheme, server_name, server_port, runtime, upgrade;
+  std::string method, uri, path, query, protocol, scheme, server_name, server_port, remote_addr, remote_port, runtime,
+      upgrade;
   std::vector<OwnedField> headers, variables;
   std::int64_t content_length = -1;
 
@@ -292,6 +293,8 @@ class FakeHost {
       s.head.scheme = str(h->scheme);
       s.head.server_name = str(h->server_name);
       s.head.server_port = str(h->server_port);
+      s.head.remote_addr = str(h->remote_addr);
+      s.head.remote_port = str(h->remote_port);
       s.head.runtime = str(h->runtime);
       s.head.upgrade = str(h->upgrade);
       s.head.headers = fields(h->headers, h->header_count);
@@ -427,6 +430,8 @@ inline void FakeStream::rebuild_c_head() {
   c_head.scheme = s(head.scheme);
   c_head.server_name = s(head.server_name);
   c_head.server_port = s(head.server_port);
+  c_head.remote_addr = s(head.remote_addr);
+  c_head.remote_port = s(head.remote_port);
   c_head.headers = c_headers.data();
   c_head.header_count = c_headers.size();
   c_head.variables = c_variables.data();

@@ -167,6 +167,10 @@ typedef struct trellis_request_head {
   trellis_str scheme;         /* "http" or "https" */
   trellis_str server_name;    /* Host without port, else the socket address */
   trellis_str server_port;
+  /* The client, when the protocol knows better than the connection (a
+     proxy protocol, uwsgi's REMOTE_ADDR); empty: the connection's peer. */
+  trellis_str remote_addr;
+  trellis_str remote_port;
   /* Header fields, names as sent (compare case-insensitively), repeats
      joined with ", " (Cookie with "; "), in order of arrival. */
   const trellis_field* headers;
@@ -395,7 +399,8 @@ typedef struct trellis_host_api {
   trellis_status (*stream_send_message)(trellis_stream* stream, uint32_t flags, const trellis_chunk* chunks,
                                         size_t count);
   /* Any thread. The runtime is done with the stream: no call on it after
-     this. An unfinished response is aborted. */
+     this. A response never started is answered 500 Internal Server Error;
+     one started but not finished is aborted. */
   void (*stream_done)(trellis_stream* stream);
   /* Any thread. Non-zero once the peer is known to be gone. */
   int (*stream_gone)(trellis_stream* stream);

@@ -63,10 +63,10 @@ class Plugin {
 #define TRELLIS_PLUGIN(NAME, KIND, VERSION, SUMMARY, OPTIONS, FACTORY)                                        \
   namespace trellis_plugin_export {                                                                           \
   static ::trellis::sdk::Host trellis_host_handle;                                                            \
-  static trellis_status trellis_create(const trellis_host_api* api, trellis_host* host,                       \
-                                       trellis_plugin_instance* out) {                                        \
-    trellis_host_handle = ::trellis::sdk::Host(api, host);                                                    \
-    return ::trellis::sdk::detail::create_plugin(trellis_host_handle, out, FACTORY);                          \
+  static trellis_status trellis_create(const trellis_host_api* trellis_api_, trellis_host* trellis_host_,     \
+                                       trellis_plugin_instance* trellis_out_) {                               \
+    trellis_host_handle = ::trellis::sdk::Host(trellis_api_, trellis_host_);                                  \
+    return ::trellis::sdk::detail::create_plugin(trellis_host_handle, trellis_out_, FACTORY);                 \
   }                                                                                                           \
   static const trellis_plugin_descriptor trellis_descriptor = {                                               \
       TRELLIS_DESCRIPTOR_MAGIC,                                                                               \

@@ -78,7 +78,9 @@ struct Request {
     r.expects_go_ahead = (h->flags & TRELLIS_REQUEST_EXPECTS_GO_AHEAD) != 0;
     r.runtime = from_c(h->runtime);
     r.upgrade = from_c(h->upgrade);
-    if (c) {
+    r.remote_addr = from_c(h->remote_addr);
+    r.remote_port = from_c(h->remote_port);
+    if (c && r.remote_addr.empty()) {
       r.remote_addr = from_c(c->remote_addr);
       r.remote_port = from_c(c->remote_port);
     }
