@@ -16,9 +16,7 @@ const trellis_option_spec kOptions[] = {
 
 }  // namespace
 
-// The factory's parameter is not called `host`: the macro's create()
-// function has a parameter of that name, which it would shadow.
 TRELLIS_PLUGIN("python", TRELLIS_KIND_RUNTIME, "0.1.0", "WSGI (PEP 3333) applications on CPython", kOptions,
-               [](trellis::sdk::Host& core) -> trellis::sdk::Plugin* {
-                 return new trellis::python::PythonPlugin(core);
+               [](trellis::sdk::Host& host) -> trellis::sdk::Plugin* {
+                 return new trellis::python::PythonPlugin(host);
                })
