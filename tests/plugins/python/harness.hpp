@@ -159,10 +159,11 @@ class Plugin {
 };
 
 // The real plugin, opened like the core opens it (RTLD_LOCAL) and never
-// closed (plugins are never unloaded).
-class LoadedPlugin {
+// closed (plugins are never unloaded). Unlike tests/plugins/loaded_plugin.hpp,
+// whose host has no streams, it creates instances on a TestCore.
+class PluginLibrary {
  public:
-  explicit LoadedPlugin(const std::string& path) {
+  explicit PluginLibrary(const std::string& path) {
     void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!lib) throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
     auto entry = reinterpret_cast<trellis_plugin_entry_fn>(::dlsym(lib, TRELLIS_ENTRY_SYMBOL));
@@ -186,7 +187,12 @@ class LoadedPlugin {
 // A request with owning storage for every view.
 struct TestRequest {
   std::string method = "GET", uri, path, query, protocol = "HTTP/1.1", scheme = "http";
-  std::string remote_addr = "127.0.0.1", remote_port = "50000", server_name = "localhost", server_port = "8080";
+  std::string server_name = "localhost", server_port = "8080";
+  // The connection's peer, as the core reports it.
+  std::string remote_addr = "127.0.0.1", remote_port = "50000";
+  // The client as the protocol knows it better (uwsgi's REMOTE_ADDR, a
+  // proxy protocol): head.remote_addr/port; empty: the connection's peer.
+  std::string client_addr, client_port;
   std::vector<std::pair<std::string, std::string>> headers;
   // What a front end sent ready-made (uwsgi's vars block): head.variables.
   std::vector<std::pair<std::string, std::string>> variables;
@@ -224,6 +230,8 @@ inline OwnedHead head_of(const TestRequest& t) {
   h.scheme = t.scheme;
   h.server_name = t.server_name;
   h.server_port = t.server_port;
+  h.remote_addr = t.client_addr;
+  h.remote_port = t.client_port;
   bool has_length = false;
   for (auto& [n, v] : t.headers) {
     h.headers.push_back({n, v});

@@ -76,7 +76,7 @@ trellis_host_api* unfailing(const trellis_host_api* core) {
 }
 
 struct App {
-  LoadedPlugin lib{TRELLIS_PYTHON_PLUGIN};
+  PluginLibrary lib{TRELLIS_PYTHON_PLUGIN};
   TestCore* core = new TestCore;  // plugins are never freed: neither is their core
   Plugin* plugin = nullptr;
   Status loaded = Status::internal_error;

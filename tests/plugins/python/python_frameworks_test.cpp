@@ -9,7 +9,7 @@ namespace trellis::test {
 namespace {
 
 struct Frameworks {
-  LoadedPlugin lib{TRELLIS_PYTHON_PLUGIN};
+  PluginLibrary lib{TRELLIS_PYTHON_PLUGIN};
   TestCore* core = new TestCore;
   FakeHost* host = core->fake;
   Plugin* plugin = nullptr;

@@ -11,8 +11,8 @@ namespace {
 
 using sdk::LogLevel;
 
-const LoadedPlugin& lib() {
-  static LoadedPlugin* l = new LoadedPlugin(TRELLIS_PYTHON_PLUGIN);
+const PluginLibrary& lib() {
+  static PluginLibrary* l = new PluginLibrary(TRELLIS_PYTHON_PLUGIN);
   return *l;
 }
 

@@ -13,7 +13,7 @@ namespace {
 
 struct Venv {
   std::string dir;
-  LoadedPlugin lib{TRELLIS_PYTHON_PLUGIN};
+  PluginLibrary lib{TRELLIS_PYTHON_PLUGIN};
   TestCore* core = new TestCore;
   Plugin* plugin = nullptr;
   Status loaded = Status::internal_error;

@@ -19,7 +19,7 @@ namespace {
 using sdk::LogLevel;
 
 struct App {
-  LoadedPlugin lib{TRELLIS_PYTHON_PLUGIN};
+  PluginLibrary lib{TRELLIS_PYTHON_PLUGIN};
   TestCore* core = new TestCore;  // plugins are never freed: neither is their core
   Plugin* plugin = nullptr;
   Status loaded = Status::internal_error;
@@ -208,6 +208,16 @@ TEST_F(Wsgi, HttpVariablesPassVerbatimWithoutHeaderFields) {
   auto r = run(t);
   ASSERT_EQ(r.status, Status::ok);
   EXPECT_NE(r.response.body.find("\"HTTP_HOST\": [\"str\", \"from-vars\"]"), std::string::npos) << r.response.body;
+}
+
+TEST_F(Wsgi, RemoteAddressTheProtocolKnowsWinsOverTheConnection) {
+  // uwsgi from nginx: the connection is nginx's, the vars name the client.
+  auto t = TestRequest::get("/environ");
+  t.client_addr = "203.0.113.9";
+  t.client_port = "61000";
+  auto r = run(t);
+  EXPECT_NE(r.response.body.find("\"REMOTE_ADDR\": [\"str\", \"203.0.113.9\"]"), std::string::npos) << r.response.body;
+  EXPECT_NE(r.response.body.find("\"REMOTE_PORT\": [\"str\", \"61000\"]"), std::string::npos);
 }
 
 TEST_F(Wsgi, InputTerminatedFollowsTheRequestFlag) {
