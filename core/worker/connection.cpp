@@ -502,8 +502,9 @@ void Connection::update_interest() noexcept {
   // and a reset must reach the runtime.
   if (token_ == EventLoop::kNoToken) {
     if (!host_.loop().add(fd_, want, this, token_)) {
-      spdlog::error("epoll_ctl(ADD) for the connection from {} failed: {}; connection closed", remote_host_,
-                    std::strerror(errno));
+      // Unwatched, the connection would hang: it goes, and so does the
+      // worker (the master starts another).
+      host_.system_failure("epoll_ctl(ADD) for the connection from " + remote_host_);
       token_ = EventLoop::kNoToken;
       die(true);
       return;
@@ -513,8 +514,7 @@ void Connection::update_interest() noexcept {
   }
   if (want == interest_) return;
   if (!host_.loop().modify(token_, want)) {
-    spdlog::error("epoll_ctl(MOD) for the connection from {} failed: {}; connection closed", remote_host_,
-                  std::strerror(errno));
+    host_.system_failure("epoll_ctl(MOD) for the connection from " + remote_host_);
     die(true);
     return;
   }

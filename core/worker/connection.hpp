@@ -56,6 +56,9 @@ class ConnectionHost {
   virtual void session_returned() = 0;
   // The connection is dead: free it at the end of the turn.
   virtual void connection_dead(Connection& conn) = 0;
+  // A system call the loop depends on failed (errno says how): the worker
+  // cannot be trusted any more and stops (Worker::fail).
+  virtual void system_failure(const std::string& what) = 0;
 
  protected:
   ~ConnectionHost() = default;
@@ -90,6 +93,7 @@ class Connection final : public EventLoop::Handler {
   // ---- streams ---------------------------------------------------------------
   void add_stream(Stream* s);
   void remove_stream(Stream* s) noexcept;
+  bool has_streams() const { return !streams_.empty(); }
   // The gauge a stream reads from any thread to know the unsent bytes.
   std::shared_ptr<const std::atomic<std::size_t>> queued_gauge() const { return queued_; }
   const trellis_protocol_table* protocol() const { return protocol_; }

@@ -189,10 +189,11 @@ int Worker::run() {
     if (!loop_.run_once(-1)) fail("epoll_wait");
     run_pending();
     if (failed_) {
-      // What no application thread holds goes now; the rest when it returns.
-      std::vector<Connection*> all;
-      for (auto& [c, owned] : connections_) all.push_back(c);
-      for (auto* c : all) c->close(TRELLIS_CLOSE_ABORT);
+      // What no runtime holds goes now; the rest once its stream is over.
+      std::vector<Connection*> idle;
+      for (auto& [c, owned] : connections_)
+        if (!c->has_streams()) idle.push_back(c);
+      for (auto* c : idle) c->close(TRELLIS_CLOSE_ABORT);
     }
     collect_dead();
   }

@@ -110,6 +110,7 @@ class Worker final : private StreamHost, private ConnectionHost {
   std::atomic<std::size_t>& output_in_use() override { return output_in_use_; }
   void session_returned() override { run_pending(); }
   void connection_dead(Connection& conn) override;
+  void system_failure(const std::string& what) override { fail(what); }
 
   bool start();
   void fail(const std::string& what);

@@ -237,6 +237,7 @@ void HttpSession::refuse(int status) noexcept {
   while (raw.starts_with("\r\n")) raw.remove_prefix(2);
   const bool head = state_ == State::head ? raw.starts_with("HEAD ") : head_request_;
   cfg_.host.logf(sdk::LogLevel::debug, "http: refused a request with %d", status);
+  conn_.refused(status);  // counted apart in the stats
   try {
     build_error_reply(status, error_reply_, !head);
     (void)conn_.write(error_reply_);
