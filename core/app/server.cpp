@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -49,11 +50,15 @@ struct StartupError : std::runtime_error {
 
 // Loaded plugins first, then those the search directories offer.
 void print_plugins(PluginLoader& loader) {
+  // BUILT-WITH is informative (the boundary is C): one word, so PATH stays
+  // the last column for scripts that read it.
   auto row = [](const PluginRecord& r, const char* state) {
-    std::printf("%-14s %-12s %-10s %-10s %s  (%s)\n", r.name.c_str(), kind_name(r.descriptor->kind),
-                r.descriptor->version, state, r.path.c_str(), r.descriptor->toolchain ? r.descriptor->toolchain : "?");
+    std::string built = r.descriptor->toolchain && *r.descriptor->toolchain ? r.descriptor->toolchain : "?";
+    std::replace(built.begin(), built.end(), ' ', '/');
+    std::printf("%-14s %-12s %-10s %-10s %-24s %s\n", r.name.c_str(), kind_name(r.descriptor->kind),
+                r.descriptor->version, state, built.c_str(), r.path.c_str());
   };
-  std::printf("%-14s %-12s %-10s %-10s %s  (%s)\n", "PLUGIN", "KIND", "VERSION", "STATE", "PATH", "BUILT WITH");
+  std::printf("%-14s %-12s %-10s %-10s %-24s %s\n", "PLUGIN", "KIND", "VERSION", "STATE", "BUILT-WITH", "PATH");
   for (auto& r : loader.loaded()) row(r, "loaded");
   for (const PluginRecord* r : loader.scan_available()) row(*r, "available");
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <string>
 
 namespace trellis::core {
@@ -40,8 +41,13 @@ class BodyStore {
   bool spill();
 
   BodyBudget& budget_;
-  std::string memory_;
+  // In memory: the pieces as they arrived, each allocated to its size, so a
+  // body costs what it holds (a growing string would double its capacity,
+  // and a worker with many bodies in memory twice its budget).
+  std::deque<std::string> memory_;
+  std::size_t memory_bytes_ = 0;
   std::size_t charged_ = 0;  // bytes of memory_ counted in the budget
+  std::size_t front_read_ = 0;  // bytes of memory_.front() already read
   int fd_ = -1;
   std::uint64_t total_ = 0;
   std::uint64_t read_pos_ = 0;

@@ -218,7 +218,7 @@ bool Worker::drained() {
     if (!acceptor_->settled()) return false;
     take_accepted();
   }
-  return connections_.empty() && streams_live_ == 0 && in_app_ == 0 && pending_.empty();
+  return connections_.empty() && live_streams_.empty() && in_app_ == 0 && pending_.empty();
 }
 
 void Worker::collect_dead() {
@@ -264,11 +264,12 @@ trellis_stream* Worker::open_stream(Connection& conn, const trellis_request_head
   }
   try {
     conn.add_stream(s);
+    live_streams_.insert(s);
   } catch (...) {
+    conn.remove_stream(s);
     delete s;
     return nullptr;
   }
-  streams_live_++;
   // A blocking runtime gets the request once its body is in (body_end), so
   // a slow upload never holds a thread, unless the client waits for a
   // go-ahead that only the runtime's first read sends.
@@ -400,7 +401,7 @@ void Worker::on_pool(std::uint32_t) {
 }
 
 void Worker::stream_ended(Stream& s) {
-  streams_live_--;
+  live_streams_.erase(&s);
   if (s.dispatched) {
     const trellis_response_summary& summary = s.summary();
     std::int64_t micros = s.runtime_us ? s.runtime_us : monotonic_us() - s.started_us;
@@ -585,6 +586,8 @@ void Worker::begin_drain(RecycleReason reason) {
   for (auto* c : all) c->drain();
   for (auto& r : runtimes_.runtimes)
     if (r.table->on_drain) r.table->on_drain(r.self);
+  // Each asynchronous stream in progress hears it too (TRELLIS_EVENT_DRAIN).
+  for (Stream* s : live_streams_) s->drain();
 }
 
 void Worker::on_signal(std::uint32_t) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "loop/event_loop.hpp"
@@ -167,7 +168,7 @@ class Worker final : private StreamHost, private ConnectionHost {
   Timer accept_resume_;
   Timer housekeeping_;
   int in_app_ = 0;             // blocking requests in the application now
-  std::size_t streams_live_ = 0;
+  std::unordered_set<Stream*> live_streams_;  // opened, not yet ended
   std::uint64_t recycle_after_ = 0;
 };
 

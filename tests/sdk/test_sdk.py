@@ -55,9 +55,9 @@ def plugin_dir(prefix):
 
 def plugins_list(binary, *args, cwd):
     out = run([binary, *args, "--plugins-list"], env=CLEAN_ENV, cwd=cwd).stdout
-    # PLUGIN KIND VERSION STATE PATH: the loaded plugins
-    return {cols[0]: Path(cols[4]) for cols in (line.split() for line in out.splitlines()[1:])
-            if len(cols) >= 5 and cols[3] == "loaded"}
+    # PLUGIN KIND VERSION STATE BUILT-WITH PATH: the loaded plugins
+    return {cols[0]: Path(cols[-1]) for cols in (line.split() for line in out.splitlines()[1:])
+            if len(cols) >= 6 and cols[3] == "loaded"}
 
 
 def test_install_layout(prefix):

@@ -1,0 +1,187 @@
+"""The SDK 2 request model end to end, with an asynchronous runtime
+(tests/plugins/test_plugins/async_runtime_plugin.cpp) behind the real HTTP
+plugin: requests held on one thread, completed from timers and from other
+threads, bodies with flow control, clients that vanish, and a loop that
+never blocks on a slow reader."""
+import http.client
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from conftest import TEST_PLUGIN_DIR, http_get, wait_until
+
+ASYNC = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "asyncapp", "--plugin", "http"]
+
+
+def count(port):
+    return int(http_get(port, "/count")[1])
+
+
+def vanish(sock):
+    """The client is gone: its connection resets (SO_LINGER 0). A plain
+    close is a half-close to HTTP/1.1, whose requests are still answered
+    (RFC 9112 §9.6), so only a write would reveal that the client left."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_requests_completed_from_timers_are_held_together_on_one_thread(server):
+    s = server(*ASYNC, "--processes", "1", "--threads", "1")
+    results = []
+
+    def one():
+        results.append(http_get(s.port, "/delay/1000", timeout=30))
+
+    threads = [threading.Thread(target=one) for _ in range(100)]
+    for t in threads:
+        t.start()
+    # All 100 are inside the one-thread worker at the same time (a blocking
+    # worker would hold one at a time)...
+    assert wait_until(lambda: count(s.port) == 100, timeout=10), count(s.port)
+    for t in threads:
+        t.join(30)
+    # ...and each got its own answer.
+    assert results == [(200, b"delayed 1000")] * 100
+    assert count(s.port) == 0
+
+
+def test_a_request_completed_from_another_thread(server):
+    s = server(*ASYNC, "--processes", "1")
+    assert http_get(s.port, "/thread/50") == (200, b"from a thread after 50")
+
+
+def test_a_streamed_upload_is_echoed_as_it_arrives(server):
+    s = server(*ASYNC, "--processes", "1")
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    c.sendall(b"5\r\nfirst\r\n")
+    # The first piece comes back before the body is complete: the runtime
+    # got it as an event, not after the whole upload.
+    got = b""
+    while b"first" not in got:
+        chunk = c.recv(65536)
+        assert chunk, got
+        got += chunk
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n")
+    c.sendall(b"6\r\nsecond\r\n0\r\n\r\n")
+    while not got.endswith(b"0\r\n\r\n"):
+        chunk = c.recv(65536)
+        assert chunk, got
+        got += chunk
+    assert b"second" in got
+    c.close()
+
+
+def test_a_runtime_that_reads_nothing_stops_the_upload_not_the_worker(server):
+    """/stall never consumes its body: the core keeps one window of it, the
+    protocol stops reading, and the client's send blocks (TCP flow control)
+    while the worker serves others."""
+    s = server(*ASYNC, "--processes", "1", stats=True)
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    total = 64 << 20
+    c.sendall(b"POST /stall HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % total)
+    c.setblocking(False)
+    sent = 0
+    piece = b"x" * 65536
+    stalled_since = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            sent += c.send(piece)
+            stalled_since = None
+        except BlockingIOError:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 1.0:
+                break
+            time.sleep(0.01)
+    assert sent < total // 4, f"{sent} of {total} bytes went in: nothing held the upload back"
+    # The worker is not stuck behind it.
+    assert http_get(s.port, "/") == (200, b"async hello")
+    # And the worker's memory holds the window, not the upload.
+    [worker] = s.workers()
+    with open(f"/proc/{worker}/status") as f:
+        rss_kb = int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+    assert rss_kb < 64 * 1024, rss_kb
+    vanish(c)
+    assert s.wait_log("asyncapp: disconnect on /stall"), s.log()
+
+
+def test_a_client_vanishing_reaches_the_runtime_as_an_event(server):
+    s = server(*ASYNC, "--processes", "1")
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert wait_until(lambda: count(s.port) == 1)
+    vanish(c)
+    assert s.wait_log("asyncapp: disconnect on /hold"), s.log()
+    assert wait_until(lambda: count(s.port) == 0)
+
+
+def test_a_client_vanishing_mid_body_reaches_the_runtime(server):
+    s = server(*ASYNC, "--processes", "1")
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"POST /stall HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + b"y" * 1000)
+    assert wait_until(lambda: count(s.port) == 1)
+    vanish(c)
+    assert s.wait_log("asyncapp: disconnect on /stall"), s.log()
+    assert wait_until(lambda: count(s.port) == 0)
+
+
+def test_a_slow_reader_of_a_large_response_never_blocks_the_loop(server):
+    """/big writes 32 MB as the connection drains (again -> writable): while
+    one client reads nothing, the same single-threaded worker answers others."""
+    s = server(*ASYNC, "--processes", "1")
+    slow = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    slow.sendall(b"GET /big/33554432 HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert wait_until(lambda: count(s.port) == 1)
+    for _ in range(20):
+        assert http_get(s.port, "/") == (200, b"async hello")
+    # Now read it all: every byte arrives, in order.
+    got = 0
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += slow.recv(65536)
+    got = len(head.split(b"\r\n\r\n", 1)[1])
+    while got < 33554432:
+        chunk = slow.recv(1 << 20)
+        assert chunk, got
+        got += len(chunk)
+    assert got == 33554432
+    slow.close()
+
+
+def test_graceful_stop_tells_held_requests_to_finish(server):
+    s = server(*ASYNC, "--processes", "1")
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"POST /stall HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+    assert wait_until(lambda: count(s.port) == 1)
+    import signal
+    s.send(signal.SIGTERM)
+    got = b""
+    while b"drained" not in got:
+        chunk = c.recv(65536)
+        assert chunk, got
+        got += chunk
+    assert got.startswith(b"HTTP/1.1 200 OK")
+    c.close()
+    assert s.proc.wait(timeout=15) == 0
+
+
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_a_blocking_runtime_beside_an_asynchronous_one_is_unchanged(server, threads):
+    """testapp (blocking) still runs on application threads, reads its whole
+    body, and writes with the high-water wait."""
+    s = server("--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "testapp", "--plugin", "http", "--processes", "1",
+               "--threads", threads)
+    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+    body = bytes(range(256)) * 20000
+    conn.request("POST", "/echo", body=body)
+    r = conn.getresponse()
+    assert (r.status, r.read() == body) == (200, True)
+    conn.request("GET", "/bytes/9000000")
+    r = conn.getresponse()
+    data = r.read()
+    assert r.status == 200 and len(data) == 9000000
+    conn.close()
