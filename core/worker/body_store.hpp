@@ -8,7 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <string>
 
 namespace trellis::core {
@@ -44,7 +44,7 @@ class BodyStore {
   // In memory: the pieces as they arrived, each allocated to its size, so a
   // body costs what it holds (a growing string would double its capacity,
   // and a worker with many bodies in memory twice its budget).
-  std::deque<std::string> memory_;
+  std::list<std::string> memory_;  // a list: nothing allocated while empty
   std::size_t memory_bytes_ = 0;
   std::size_t charged_ = 0;  // bytes of memory_ counted in the budget
   std::size_t front_read_ = 0;  // bytes of memory_.front() already read

@@ -19,7 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -164,7 +164,7 @@ class Connection final : public EventLoop::Handler {
   bool write_shut_ = false;      // SHUT_WR done
   bool waited_ = false;          // a write found the socket full
   std::uint64_t written_ = 0;
-  std::deque<Piece> out_;
+  std::list<Piece> out_;  // a list: a connection that never waits allocates nothing for it
   std::shared_ptr<std::atomic<std::size_t>> queued_ = std::make_shared<std::atomic<std::size_t>>(0);
 
   EventLoop::Token token_ = EventLoop::kNoToken;

@@ -168,8 +168,8 @@ trellis_status Stream::body(const char* data, std::size_t len) noexcept {
   }
   if (len == 0) return TRELLIS_OK;
   try {
-    // The event points into the kept copy: a deque never moves its
-    // elements on push_back or pop_front, so it stays valid until consumed.
+    // The event points into the kept copy: list elements never move, so it
+    // stays valid until consumed.
     unconsumed_.emplace_back(data, len);
     unconsumed_bytes_ += len;
     QueuedEvent q;
@@ -350,8 +350,13 @@ trellis_status Stream::start(const trellis_response_head* head) noexcept {
   if (head_sent_.load(std::memory_order_acquire)) return TRELLIS_UNSUPPORTED;
   // Checked here, synchronously, so the runtime can answer 500 instead.
   if (protocol_ && protocol_->check_head) {
-    trellis_status checked = protocol_->check_head(protocol_self_, head);
-    if (checked != TRELLIS_OK) return checked;
+    const char* reason = nullptr;
+    trellis_status checked = protocol_->check_head(protocol_self_, head, &reason);
+    if (checked != TRELLIS_OK) {
+      spdlog::error("{} refused the response the application gave: {}", protocol_->name,
+                    reason ? reason : "no reason given");
+      return checked;
+    }
   }
   head_recorded_.store(true, std::memory_order_release);
   if (loop_thread()) {
@@ -607,7 +612,7 @@ void Stream::apply_queued(Stream& s) noexcept {
 
 void Stream::apply_all() noexcept {
   for (;;) {
-    std::deque<Op> batch;
+    std::vector<Op> batch;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (queued_.empty()) return;

@@ -18,7 +18,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -201,11 +201,13 @@ class Stream {
 
   std::mutex mutex_;  // guards what the runtime's threads share with the loop
   std::condition_variable changed_;  // body arrived, output drained, gone
-  std::deque<Op> queued_;            // calls from other threads, in order
+  std::vector<Op> queued_;           // calls from other threads, in order
   bool apply_posted_ = false;
   BodyStore body_;                   // blocking runtimes
   bool body_ended_ = false;
-  std::deque<std::string> unconsumed_;  // asynchronous runtimes: delivered, not consumed
+  // Asynchronous runtimes: delivered, not consumed. A list: its elements
+  // never move (events point into them), and an empty one allocates nothing.
+  std::list<std::string> unconsumed_;
   std::size_t unconsumed_bytes_ = 0;
   std::size_t consumed_front_ = 0;      // bytes of unconsumed_.front() already consumed
   bool reading_paused_ = false;         // body() answered again

@@ -81,21 +81,31 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-sdk::Status check_response_head(const sdk::ResponseHead& head, HeadFacts* facts) noexcept {
+sdk::Status check_response_head(const sdk::ResponseHead& head, HeadFacts* facts, const char** reason,
+                                bool validate) noexcept {
+  auto refuse = [reason](const char* why) {
+    if (reason) *reason = why;
+    return sdk::Status::invalid_argument;
+  };
   auto code = parse_status(head.status);
   // A WSGI-style application cannot send an interim response: a 1xx as the
   // final status would leave the peer waiting for the real one.
-  if (!code || *code < 200) return sdk::Status::invalid_argument;
+  if (!code) return refuse("malformed status line");
+  if (*code < 200) return refuse("interim (1xx) status as the final response");
   std::optional<std::int64_t> length;
   for (const sdk::Field h : head.headers) {
-    if (!valid_header_name(h.name) || !valid_header_value(h.value)) return sdk::Status::invalid_argument;
-    // The server frames the body; hop-by-hop fields are the server's (PEP
-    // 3333), and a Transfer-Encoding would contradict the framing.
-    if (sdk::is_hop_by_hop_field(h.name)) return sdk::Status::invalid_argument;
-    if (iequals_ascii(h.name, "Content-Length")) {
+    if (validate) {
+      if (!valid_header_name(h.name)) return refuse("response header name is not a token");
+      if (!valid_header_value(h.value)) return refuse("control character in a response header value");
+      // The server frames the body; hop-by-hop fields are the server's (PEP
+      // 3333), and a Transfer-Encoding would contradict the framing.
+      if (sdk::is_hop_by_hop_field(h.name)) return refuse("hop-by-hop header field set by the application");
+    }
+    if (h.name.size() == 14 && iequals_ascii(h.name, "Content-Length")) {
       auto n = parse_length_value(h.value);
+      if (!n) return refuse("invalid Content-Length in the response");
       // Two different lengths would let the peer pick either framing.
-      if (!n || (length && *length != *n)) return sdk::Status::invalid_argument;
+      if (length && *length != *n) return refuse("conflicting Content-Length values");
       length = n;
     }
   }

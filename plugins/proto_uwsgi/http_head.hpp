@@ -43,7 +43,10 @@ struct HeadFacts {
 // for the real one), a field that could break the framing (bad name, CR/LF/NUL
 // in a value), a hop-by-hop field (PEP 3333: the server's), or two different
 // Content-Lengths. Pure: no log, no state, any thread (Protocol::check_head).
-sdk::Status check_response_head(const sdk::ResponseHead& head, HeadFacts* facts = nullptr) noexcept;
+// `reason` (if given) names a refusal (static text). `validate` false: a
+// head the core had checked already (Protocol::check_head), only read.
+sdk::Status check_response_head(const sdk::ResponseHead& head, HeadFacts* facts = nullptr,
+                                const char** reason = nullptr, bool validate = true) noexcept;
 
 // Appends "<protocol> <status>\r\n", each "name: value\r\n" (but the
 // application's Content-Length fields if `drop_content_length`), an optional

@@ -16,8 +16,8 @@ sdk::Session* UwsgiProtocol::open_session(sdk::Connection connection) noexcept {
   }
 }
 
-sdk::Status UwsgiProtocol::check_head(const sdk::ResponseHead& head) const noexcept {
-  return check_response_head(head);
+sdk::Status UwsgiProtocol::check_head(const sdk::ResponseHead& head, const char*& reason) const noexcept {
+  return check_response_head(head, nullptr, &reason);
 }
 
 }  // namespace trellis::uwsgi

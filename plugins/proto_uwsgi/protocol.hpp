@@ -20,7 +20,7 @@ class UwsgiProtocol final : public sdk::Protocol {
   sdk::Session* open_session(sdk::Connection connection) noexcept override;
   // Pure (check_response_head): runs on whichever thread the runtime
   // answers from.
-  sdk::Status check_head(const sdk::ResponseHead& head) const noexcept override;
+  sdk::Status check_head(const sdk::ResponseHead& head, const char*& reason) const noexcept override;
 
  private:
   sdk::Host host_;

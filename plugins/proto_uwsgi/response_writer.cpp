@@ -69,7 +69,8 @@ Status UwsgiResponseWriter::start(const sdk::ResponseHead& head) noexcept {
   // The core refused anything check_head refuses before it got here; asked
   // again because a bad head would break the framing, not just the answer.
   HeadFacts facts;
-  if (check_response_head(head, &facts) != Status::ok) return Status::invalid_argument;
+  // Checked by the core already (check_head): only read here.
+  if (check_response_head(head, &facts, nullptr, /*validate=*/false) != Status::ok) return Status::invalid_argument;
   // TODO(conditional GET): once sdk/include/trellis/http_rules.hpp has the
   // inline If-Modified-Since/Last-Modified rule (being added on another
   // branch), apply it here: a 200 whose Last-Modified equals the request's

@@ -219,7 +219,11 @@ Status UwsgiSession::on_finish(sdk::FieldList trailers) noexcept {
   // A failed write means the connection is already closing; a body short
   // of the application's Content-Length ends with the stream, which tells
   // the peer (the writer logged it).
-  finish_exchange(s == Status::ok ? CloseMode::graceful : CloseMode::abort);
+  // With the whole packet in, a plain close after the response (the core
+  // still lingers if the peer sent more, unasked); with body bytes still
+  // to come, a graceful close that drains them.
+  CloseMode how = reader_.stage() == PacketReader::Stage::done ? CloseMode::after_write : CloseMode::graceful;
+  finish_exchange(s == Status::ok ? how : CloseMode::abort);
   return s;
 }
 

@@ -41,7 +41,9 @@ class HttpPlugin final : public sdk::Plugin, public sdk::Protocol {
     if (!s) host_.log(sdk::LogLevel::error, "http: out of memory for a new connection");
     return s;
   }
-  Status check_head(const sdk::ResponseHead& head) const noexcept override { return check_response_head(head); }
+  Status check_head(const sdk::ResponseHead& head, const char*& reason) const noexcept override {
+    return check_response_head(head, reason);
+  }
 
  private:
   bool load_config() noexcept {

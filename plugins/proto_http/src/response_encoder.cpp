@@ -56,7 +56,8 @@ bool forbidden_trailer(std::string_view name) noexcept {
 
 }  // namespace
 
-const char* check_response_start(std::string_view status, sdk::FieldList headers, ResponseStartInfo& info) noexcept {
+const char* check_response_start(std::string_view status, sdk::FieldList headers, ResponseStartInfo& info,
+                                 bool validate) noexcept {
   info = ResponseStartInfo{};
   // status = 3DIGIT SP reason-phrase (reason may be empty, RFC 9112 §4).
   if (status.size() < 4 || !has_class(status[0], kDigit) || !has_class(status[1], kDigit) ||
@@ -68,7 +69,7 @@ const char* check_response_start(std::string_view status, sdk::FieldList headers
   // client waiting for the real response (interim responses such as 100
   // Continue are the server's, not the application's).
   if (info.status < 200) return "interim (1xx) status as the final response";
-  if (!valid_value(status.substr(4))) return "control character in the reason phrase";
+  if (validate && !valid_value(status.substr(4))) return "control character in the reason phrase";
   info.no_body = sdk::status_forbids_content(info.status);
   info.zero_length = sdk::status_needs_zero_length(info.status);
   // The application's length is dropped where none is allowed, and where
@@ -76,12 +77,14 @@ const char* check_response_start(std::string_view status, sdk::FieldList headers
   info.drop_length = sdk::status_forbids_length(info.status) || info.zero_length;
 
   for (const sdk::Field f : headers) {
-    if (!is_token(f.name)) return "response header name is not a token";
-    if (!valid_value(f.value)) return "control character in a response header value";
-    // The server frames the body and manages the connection; a hop-by-hop
-    // field from the application (Transfer-Encoding, Keep-Alive, Upgrade,
-    // TE, Trailer...) would contradict what it does (PEP 3333).
-    if (sdk::is_hop_by_hop_field(f.name)) return "hop-by-hop header field set by the application";
+    if (validate) {
+      if (!is_token(f.name)) return "response header name is not a token";
+      if (!valid_value(f.value)) return "control character in a response header value";
+      // The server frames the body and manages the connection; a hop-by-hop
+      // field from the application (Transfer-Encoding, Keep-Alive, Upgrade,
+      // TE, Trailer...) would contradict what it does (PEP 3333).
+      if (sdk::is_hop_by_hop_field(f.name)) return "hop-by-hop header field set by the application";
+    }
     switch (f.name.size()) {
       case 4:
         if (iequals(f.name, "date")) info.has_date = true;
@@ -110,9 +113,10 @@ const char* check_response_start(std::string_view status, sdk::FieldList headers
   return nullptr;
 }
 
-sdk::Status check_response_head(const sdk::ResponseHead& head) noexcept {
+sdk::Status check_response_head(const sdk::ResponseHead& head, const char*& reason) noexcept {
   ResponseStartInfo info;
-  return check_response_start(head.status, head.headers, info) ? sdk::Status::invalid_argument : sdk::Status::ok;
+  reason = check_response_start(head.status, head.headers, info);
+  return reason ? sdk::Status::invalid_argument : sdk::Status::ok;
 }
 
 void render_response_start(std::string_view status, sdk::FieldList headers, const ResponseStartInfo& info,

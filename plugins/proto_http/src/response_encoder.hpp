@@ -31,10 +31,14 @@ struct ResponseStartInfo {
 // says what they ask for), else a message saying what is wrong, for the
 // log. A status outside 200..599 is refused: 1xx responses are interim and
 // never final. Pure and allocation-free: callable from any thread.
-const char* check_response_start(std::string_view status, sdk::FieldList headers, ResponseStartInfo& info) noexcept;
+// `validate` false: only read what the head asks for, for a head the core
+// had checked already (Protocol::check_head runs this with validation).
+const char* check_response_start(std::string_view status, sdk::FieldList headers, ResponseStartInfo& info,
+                                 bool validate = true) noexcept;
 
-// Protocol::check_head: invalid_argument when check_response_start refuses.
-sdk::Status check_response_head(const sdk::ResponseHead& head) noexcept;
+// Protocol::check_head: invalid_argument (and `reason`) when
+// check_response_start refuses.
+sdk::Status check_response_head(const sdk::ResponseHead& head, const char*& reason) noexcept;
 
 // Writes "HTTP/1.1 <status>\r\n" and the application's fields of a head
 // check_response_start accepted into `out`, except the hop-by-hop

@@ -478,8 +478,10 @@ typedef struct trellis_protocol_table {
   /* A new connection: the session's table and self, or NULL on failure. */
   const trellis_session_table* (*open_session)(void* self, trellis_conn* conn, void** session_self);
   /* Any thread, no side effects: whether `head` can be sent by this
-     protocol (a header that would break the framing is refused). */
-  trellis_status (*check_head)(void* self, const trellis_response_head* head);
+     protocol (a header that would break the framing is refused). On a
+     refusal, *reason may be set to a static NUL-terminated text saying why
+     (the core logs it). */
+  trellis_status (*check_head)(void* self, const trellis_response_head* head, const char** reason);
 } trellis_protocol_table;
 
 enum {

@@ -201,9 +201,12 @@ class Protocol {
   virtual const char* socket_option() const noexcept = 0;
   // A new connection. nullptr on failure (logged).
   virtual Session* open_session(Connection connection) noexcept = 0;
-  // Any thread, no side effects: whether this protocol can send `head`.
-  virtual Status check_head(const ResponseHead& head) const noexcept {
+  // Any thread, no side effects: whether this protocol can send `head`. On
+  // a refusal, `reason` may name why (static text; the core logs it). The
+  // sink's on_start may then trust every head it gets.
+  virtual Status check_head(const ResponseHead& head, const char*& reason) const noexcept {
     (void)head;
+    (void)reason;
     return Status::ok;
   }
 

@@ -96,13 +96,13 @@ TEST(PluginEntry, ServesARequestWithConfiguredLimits) {
   trellis_response_head h{};
   h.size = sizeof h;
   h.status = {"200 OK", 6};
-  EXPECT_EQ(proto->check_head(proto_self, &h), TRELLIS_OK);
+  EXPECT_EQ(proto->check_head(proto_self, &h, nullptr), TRELLIS_OK);
   h.headers = bad;
   h.header_count = 1;
-  EXPECT_EQ(proto->check_head(proto_self, &h), TRELLIS_INVALID_ARGUMENT);
+  EXPECT_EQ(proto->check_head(proto_self, &h, nullptr), TRELLIS_INVALID_ARGUMENT);
   h.header_count = 0;
   h.status = {"103 Early Hints", 15};
-  EXPECT_EQ(proto->check_head(proto_self, &h), TRELLIS_INVALID_ARGUMENT);
+  EXPECT_EQ(proto->check_head(proto_self, &h, nullptr), TRELLIS_INVALID_ARGUMENT);
 
   host.options["http-max-fields"] = {"0"};
   EXPECT_EQ(inst.table->on_config(inst.self), TRELLIS_INVALID_ARGUMENT);

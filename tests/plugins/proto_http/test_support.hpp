@@ -97,7 +97,8 @@ inline SessionConfig default_config() {
 // What the core would ask the protocol when the runtime calls start().
 inline void use_check_head(FakeHost& host) {
   host.check_head = [](const trellis_response_head* h) {
-    return sdk::to_c(check_response_head(sdk::ResponseHead::from(h)));
+    const char* reason = nullptr;
+    return sdk::to_c(check_response_head(sdk::ResponseHead::from(h), reason));
   };
 }
 

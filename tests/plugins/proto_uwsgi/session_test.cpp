@@ -51,7 +51,8 @@ struct SessionTest : ::testing::Test {
   SessionTest() {
     // As the core does: every head the runtime starts is checked first.
     fake.check_head = [this](const trellis_response_head* h) {
-      return sdk::to_c(protocol.check_head(sdk::ResponseHead::from(h)));
+      const char* reason = nullptr;
+      return sdk::to_c(protocol.check_head(sdk::ResponseHead::from(h), reason));
     };
   }
   ~SessionTest() override { session->release(); }
@@ -96,7 +97,7 @@ TEST_F(SessionTest, RequestThenResponseThenClose) {
   ASSERT_EQ(runtime().finish(), Status::ok);
   EXPECT_EQ(conn.wire, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhi");
   // One request per connection: the response ends the sending side, the
-  // stream closes with what was sent, then the connection, lingering.
+  // stream closes with what was sent, then the connection.
   EXPECT_TRUE(conn.ended);
   EXPECT_EQ(conn.ended_at, conn.wire.size());
   EXPECT_TRUE(stream().closed);
@@ -105,7 +106,7 @@ TEST_F(SessionTest, RequestThenResponseThenClose) {
   EXPECT_EQ(stream().summary.body_bytes, 2u);
   EXPECT_EQ(stream().summary.wire_bytes, conn.wire.size());
   EXPECT_EQ(conn.closes, 1);
-  EXPECT_EQ(conn.close_mode, kGraceful);
+  EXPECT_EQ(conn.close_mode, kAfterWrite);  // the whole packet is in: the core probes for unread input and lingers only then
   EXPECT_TRUE(fake.logs.empty());
 }
 
@@ -124,7 +125,7 @@ TEST_F(SessionTest, LastWriteEndsTheResponseAtOnce) {
   EXPECT_EQ(conn.writes, 1);  // nothing after write_last
   EXPECT_TRUE(stream().closed);
   EXPECT_EQ(conn.closes, 1);
-  EXPECT_EQ(conn.close_mode, kGraceful);
+  EXPECT_EQ(conn.close_mode, kAfterWrite);  // the whole packet is in: the core probes for unread input and lingers only then
 }
 
 TEST_F(SessionTest, FileRangesReachTheConnectionAsFiles) {
@@ -262,7 +263,7 @@ TEST_F(SessionTest, BodyNobodyReadsIsDrained) {
   ASSERT_EQ(runtime().start("200 OK", {}), Status::ok);
   ASSERT_EQ(runtime().finish(), Status::ok);
   EXPECT_EQ(conn.wire, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-  EXPECT_EQ(conn.close_mode, kGraceful);
+  EXPECT_EQ(conn.close_mode, kAfterWrite);  // the whole packet is in: the core probes for unread input and lingers only then
 }
 
 TEST_F(SessionTest, BodyOverACoreLimitGetsA413) {
@@ -377,7 +378,7 @@ TEST_F(SessionTest, DrainingChangesNothing) {
   EXPECT_EQ(conn.closes, 0);
   ASSERT_EQ(runtime().start("200 OK", {}), Status::ok);
   ASSERT_EQ(runtime().finish(), Status::ok);
-  EXPECT_EQ(conn.close_mode, kGraceful);
+  EXPECT_EQ(conn.close_mode, kAfterWrite);  // the whole packet is in: the core probes for unread input and lingers only then
 }
 
 TEST_F(SessionTest, CoreRefusingTheStreamGetsA500) {
@@ -529,9 +530,9 @@ TEST(UwsgiPlugin, LoadsAsTheCoreLoadsIt) {
   // check_head through the C table.
   trellis_field te = {{"Transfer-Encoding", 17}, {"chunked", 7}};
   trellis_response_head bad{sizeof(trellis_response_head), 0, {"200 OK", 6}, &te, 1};
-  EXPECT_EQ(proto->check_head(protocol_self, &bad), TRELLIS_INVALID_ARGUMENT);
+  EXPECT_EQ(proto->check_head(protocol_self, &bad, nullptr), TRELLIS_INVALID_ARGUMENT);
   trellis_response_head good{sizeof(trellis_response_head), 0, {"200 OK", 6}, nullptr, 0};
-  EXPECT_EQ(proto->check_head(protocol_self, &good), TRELLIS_OK);
+  EXPECT_EQ(proto->check_head(protocol_self, &good, nullptr), TRELLIS_OK);
 
   // The configured buffer-size reaches the sessions.
   FakeConnection& conn = fake.connection();

@@ -58,8 +58,11 @@ struct ProtocolBridge {
       *session_self = s;
       return session_table();
     };
-    table.check_head = [](void* self, const trellis_response_head* head) noexcept {
-      return to_c(static_cast<ProtocolBridge*>(self)->protocol->check_head(ResponseHead::from(head)));
+    table.check_head = [](void* self, const trellis_response_head* head, const char** reason) noexcept {
+      const char* why = nullptr;
+      Status st = static_cast<ProtocolBridge*>(self)->protocol->check_head(ResponseHead::from(head), why);
+      if (reason) *reason = why;
+      return to_c(st);
     };
   }
 };
