@@ -82,12 +82,12 @@ bool copy_chunks(const trellis_chunk* in, std::size_t count, std::vector<char>& 
 
 }  // namespace
 
-Stream::Stream(StreamHost& host, Connection& conn, RuntimeRef runtime, const trellis_protocol_table* protocol,
+Stream::Stream(StreamHost& host, Connection& conn, const RuntimeRef& runtime, const trellis_protocol_table* protocol,
                void* protocol_self, const trellis_stream_sink* sink, void* sink_self)
     : host_(host),
       conn_(&conn),
       conn_queued_(conn.queued_gauge()),
-      runtime_(std::move(runtime)),
+      runtime_(runtime),
       protocol_(protocol),
       protocol_self_(protocol_self),
       sink_(sink),
@@ -99,57 +99,86 @@ Stream::~Stream() {
 }
 
 bool Stream::copy_head(const trellis_request_head& h, const trellis_conn_info& c) noexcept {
-  try {
-    const trellis_str* strings[] = {&h.method,      &h.uri,         &h.path,        &h.query,
-                                    &h.protocol,    &h.scheme,      &h.server_name, &h.server_port,
-                                    &h.remote_addr, &h.remote_port, &h.runtime,     &h.upgrade};
-    const trellis_str* conn_strings[] = {&c.remote_addr, &c.remote_port, &c.local_addr, &c.local_port, &c.socket_name};
-    std::size_t need = 0;
-    for (auto* s : strings) need += s->len;
-    for (auto* s : conn_strings) need += s->len;
-    for (std::size_t i = 0; i < h.header_count; ++i) need += h.headers[i].name.len + h.headers[i].value.len;
-    for (std::size_t i = 0; i < h.variable_count; ++i) need += h.variables[i].name.len + h.variables[i].value.len;
-    arena_.reserve(need);  // appends below never reallocate: views stay valid
-    auto keep = [this](trellis_str s) {
-      trellis_str out{arena_.data() + arena_.size(), s.len};
-      if (s.len) arena_.append(s.ptr, s.len);
-      return out;
-    };
-    head_.size = sizeof head_;
-    head_.flags = h.flags;
-    head_.method = keep(h.method);
-    head_.uri = keep(h.uri);
-    head_.path = keep(h.path);
-    head_.query = keep(h.query);
-    head_.protocol = keep(h.protocol);
-    head_.scheme = keep(h.scheme);
-    head_.server_name = keep(h.server_name);
-    head_.server_port = keep(h.server_port);
-    head_.remote_addr = keep(h.remote_addr);
-    head_.remote_port = keep(h.remote_port);
-    head_.runtime = keep(h.runtime);
-    head_.upgrade = keep(h.upgrade);
-    head_.content_length = h.content_length;
-    fields_.reserve(h.header_count + h.variable_count);
-    for (std::size_t i = 0; i < h.header_count; ++i)
-      fields_.push_back({keep(h.headers[i].name), keep(h.headers[i].value)});
-    for (std::size_t i = 0; i < h.variable_count; ++i)
-      fields_.push_back({keep(h.variables[i].name), keep(h.variables[i].value)});
-    head_.headers = fields_.data();
-    head_.header_count = h.header_count;
-    head_.variables = fields_.data() + h.header_count;
-    head_.variable_count = h.variable_count;
-    info_.size = sizeof info_;
-    info_.flags = c.flags;
-    info_.remote_addr = keep(c.remote_addr);
-    info_.remote_port = keep(c.remote_port);
-    info_.local_addr = keep(c.local_addr);
-    info_.local_port = keep(c.local_port);
-    info_.socket_name = keep(c.socket_name);
-    return true;
-  } catch (...) {
-    return false;
+  const trellis_str* strings[] = {&h.method,      &h.uri,         &h.path,        &h.query,
+                                  &h.protocol,    &h.scheme,      &h.server_name, &h.server_port,
+                                  &h.remote_addr, &h.remote_port, &h.runtime,     &h.upgrade};
+  const trellis_str* conn_strings[] = {&c.remote_addr, &c.remote_port, &c.local_addr, &c.local_port, &c.socket_name};
+  std::size_t count = h.header_count + h.variable_count;
+  std::size_t need = count * sizeof(trellis_field);
+  for (auto* str : strings) need += str->len;
+  for (auto* str : conn_strings) need += str->len;
+  for (std::size_t i = 0; i < h.header_count; ++i) need += h.headers[i].name.len + h.headers[i].value.len;
+  for (std::size_t i = 0; i < h.variable_count; ++i) need += h.variables[i].name.len + h.variables[i].value.len;
+  char* block = inline_head_;
+  if (need > kInlineHead) {
+    heap_head_.reset(new (std::nothrow) char[need]);
+    if (!heap_head_) return false;
+    block = heap_head_.get();
   }
+  auto* fields = reinterpret_cast<trellis_field*>(block);
+  char* cursor = block + count * sizeof(trellis_field);
+  auto keep = [&cursor](trellis_str s) {
+    trellis_str out{cursor, s.len};
+    if (s.len) std::memcpy(cursor, s.ptr, s.len);
+    cursor += s.len;
+    return out;
+  };
+  head_.size = sizeof head_;
+  head_.flags = h.flags;
+  head_.method = keep(h.method);
+  head_.uri = keep(h.uri);
+  head_.path = keep(h.path);
+  head_.query = keep(h.query);
+  head_.protocol = keep(h.protocol);
+  head_.scheme = keep(h.scheme);
+  head_.server_name = keep(h.server_name);
+  head_.server_port = keep(h.server_port);
+  head_.remote_addr = keep(h.remote_addr);
+  head_.remote_port = keep(h.remote_port);
+  head_.runtime = keep(h.runtime);
+  head_.upgrade = keep(h.upgrade);
+  head_.content_length = h.content_length;
+  for (std::size_t i = 0; i < h.header_count; ++i) fields[i] = {keep(h.headers[i].name), keep(h.headers[i].value)};
+  for (std::size_t i = 0; i < h.variable_count; ++i)
+    fields[h.header_count + i] = {keep(h.variables[i].name), keep(h.variables[i].value)};
+  head_.headers = fields;
+  head_.header_count = h.header_count;
+  head_.variables = fields + h.header_count;
+  head_.variable_count = h.variable_count;
+  info_.size = sizeof info_;
+  info_.flags = c.flags;
+  info_.remote_addr = keep(c.remote_addr);
+  info_.remote_port = keep(c.remote_port);
+  info_.local_addr = keep(c.local_addr);
+  info_.local_port = keep(c.local_port);
+  info_.socket_name = keep(c.socket_name);
+  return true;
+}
+
+namespace {
+// Freed streams' memory, for the next ones (loop thread only).
+constexpr std::size_t kPooledStreams = 256;
+std::vector<void*> g_stream_pool;
+}  // namespace
+
+void* Stream::operator new(std::size_t size) {
+  if (size == sizeof(Stream) && !g_stream_pool.empty()) {
+    void* p = g_stream_pool.back();
+    g_stream_pool.pop_back();
+    return p;
+  }
+  return ::operator new(size);
+}
+
+void Stream::operator delete(void* p) noexcept {
+  if (g_stream_pool.size() < kPooledStreams) {
+    try {
+      g_stream_pool.push_back(p);
+      return;
+    } catch (...) {
+    }
+  }
+  ::operator delete(p);
 }
 
 // ---- the protocol's side --------------------------------------------------
@@ -502,8 +531,11 @@ trellis_status Stream::upgrade() noexcept {
 
 trellis_status Stream::do_upgrade() noexcept {
   if (!sink_ || !sink_->on_upgrade) return TRELLIS_UNSUPPORTED;
+  // Upgraded before the protocol hears of it: bytes the client sent after
+  // its request are delivered (as messages) from inside on_upgrade.
+  upgraded_.store(true);
   trellis_status st = sink_->on_upgrade(sink_self_);
-  if (st == TRELLIS_OK) upgraded_.store(true);
+  if (st != TRELLIS_OK) upgraded_.store(false);
   return st;
 }
 
@@ -578,6 +610,7 @@ bool Stream::enqueue(Op&& op) noexcept {
   try {
     std::lock_guard<std::mutex> lock(mutex_);
     queued_.push_back(std::move(op));
+    has_queued_.store(true, std::memory_order_release);
     if (!apply_posted_) {
       apply_posted_ = true;
       post = true;
@@ -611,12 +644,14 @@ void Stream::apply_queued(Stream& s) noexcept {
 }
 
 void Stream::apply_all() noexcept {
-  for (;;) {
+  // Called before every runtime call on the loop thread: most of the time
+  // nothing is queued, and that costs no lock.
+  while (has_queued_.load(std::memory_order_acquire)) {
     std::vector<Op> batch;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (queued_.empty()) return;
       batch.swap(queued_);
+      has_queued_.store(false, std::memory_order_relaxed);
     }
     for (auto& op : batch) apply(op);
   }

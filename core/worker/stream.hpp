@@ -86,11 +86,16 @@ class Stream {
   // the protocol is told to stop reading.
   static constexpr std::size_t kBodyWindow = 64 * 1024;
 
-  Stream(StreamHost& host, Connection& conn, RuntimeRef runtime, const trellis_protocol_table* protocol,
+  Stream(StreamHost& host, Connection& conn, const RuntimeRef& runtime, const trellis_protocol_table* protocol,
          void* protocol_self, const trellis_stream_sink* sink, void* sink_self);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
+
+  // Streams come and go with every request: their memory is recycled
+  // (loop thread only, where streams are made and freed).
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p) noexcept;
 
   // Copies the head and the connection's description. False: out of memory.
   bool copy_head(const trellis_request_head& head, const trellis_conn_info& info) noexcept;
@@ -123,7 +128,7 @@ class Stream {
   bool gone() const noexcept { return gone_.load(std::memory_order_acquire); }
 
   // ---- the core (loop thread) ---------------------------------------------
-  const RuntimeRef& runtime() const { return runtime_; }
+  const RuntimeRef& runtime() const { return runtime_; }  // the worker's table entry, which outlives it
   bool body_complete() const { return body_ended_; }
   bool expects_go_ahead() const { return (head_.flags & TRELLIS_REQUEST_EXPECTS_GO_AHEAD) != 0; }
   // The queue of calls from other threads (StreamHost::post_apply).
@@ -187,15 +192,18 @@ class Stream {
   StreamHost& host_;
   Connection* conn_;  // loop thread only; null once the connection is gone
   std::shared_ptr<const std::atomic<std::size_t>> conn_queued_;  // the connection's unsent bytes
-  RuntimeRef runtime_;
+  const RuntimeRef& runtime_;
   const trellis_protocol_table* protocol_;
   void* protocol_self_;
   const trellis_stream_sink* sink_;  // null once the protocol closed or reset it
   void* sink_self_;
 
-  // The copied head and connection description (stable for the stream's life).
-  std::string arena_;
-  std::vector<trellis_field> fields_;
+  // The copied head and connection description (stable for the stream's
+  // life): the fields, then every string, in one block; inline for the
+  // usual head, so a request costs no allocation for it.
+  static constexpr std::size_t kInlineHead = 1536;
+  alignas(trellis_field) char inline_head_[kInlineHead];
+  std::unique_ptr<char[]> heap_head_;
   trellis_request_head head_{};
   trellis_conn_info info_{};
 
@@ -203,6 +211,7 @@ class Stream {
   std::condition_variable changed_;  // body arrived, output drained, gone
   std::vector<Op> queued_;           // calls from other threads, in order
   bool apply_posted_ = false;
+  std::atomic<bool> has_queued_{false};  // queued_ is not empty: lets the loop skip the lock
   BodyStore body_;                   // blocking runtimes
   bool body_ended_ = false;
   // Asynchronous runtimes: delivered, not consumed. A list: its elements
@@ -226,6 +235,13 @@ class Stream {
   std::atomic<bool> protocol_open_{true};
   bool disconnect_sent_ = false;
   std::atomic<int> refs_{2};  // the protocol's side and the runtime's side
+
+ public:
+  // The worker's list of live streams (intrusive: no allocation).
+  Stream* live_prev = nullptr;
+  Stream* live_next = nullptr;
+
+ private:
   trellis_response_summary summary_{sizeof(trellis_response_summary), 0, 0, 0};
 };
 

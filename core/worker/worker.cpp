@@ -218,7 +218,8 @@ bool Worker::drained() {
     if (!acceptor_->settled()) return false;
     take_accepted();
   }
-  return connections_.empty() && live_streams_.empty() && in_app_ == 0 && pending_.empty();
+  return connections_.empty() && !live_streams_ && in_app_ == 0 && pending_dispatch_.empty() &&
+         pending_events_.empty();
 }
 
 void Worker::collect_dead() {
@@ -264,12 +265,13 @@ trellis_stream* Worker::open_stream(Connection& conn, const trellis_request_head
   }
   try {
     conn.add_stream(s);
-    live_streams_.insert(s);
   } catch (...) {
-    conn.remove_stream(s);
     delete s;
     return nullptr;
   }
+  s->live_next = live_streams_;
+  if (live_streams_) live_streams_->live_prev = s;
+  live_streams_ = s;
   // A blocking runtime gets the request once its body is in (body_end), so
   // a slow upload never holds a thread, unless the client waits for a
   // go-ahead that only the runtime's first read sends.
@@ -283,7 +285,7 @@ trellis_stream* Worker::open_stream(Connection& conn, const trellis_request_head
 void Worker::queue_dispatch(Stream& s) {
   s.hold();
   try {
-    pending_.push_back({Pending::Kind::dispatch, &s, {}});
+    pending_dispatch_.push_back(&s);
   } catch (...) {
     s.release();
     s.abort();
@@ -293,7 +295,12 @@ void Worker::queue_dispatch(Stream& s) {
 
 void Worker::queue_event(Stream& s, QueuedEvent&& event) {
   s.hold();
-  pending_.push_back({Pending::Kind::event, &s, std::move(event)});
+  try {
+    pending_events_.push_back({&s, std::move(event)});
+  } catch (...) {
+    s.release();
+    throw;  // the stream's caller handles it
+  }
 }
 
 bool Worker::post_apply(Stream& s) {
@@ -311,13 +318,18 @@ void Worker::run_pending() {
   // the session run again) leave the work to the outermost one.
   if (dispatching_) return;
   dispatching_ = true;
-  while (!pending_.empty()) {
-    Pending item = std::move(pending_.front());
-    pending_.pop_front();
-    if (item.kind == Pending::Kind::dispatch)
-      start_request(*item.stream);
-    else
-      deliver_event(*item.stream, item.event);
+  while (!pending_dispatch_.empty() || !pending_events_.empty()) {
+    // Taken one at a time: a dispatch may queue more (a pipelined request).
+    if (!pending_dispatch_.empty()) {
+      Stream* s = pending_dispatch_.front();
+      pending_dispatch_.erase(pending_dispatch_.begin());
+      start_request(*s);
+      s->release();
+      continue;
+    }
+    PendingEvent item = std::move(pending_events_.front());
+    pending_events_.pop_front();
+    deliver_event(*item.stream, item.event);
     item.stream->release();
   }
   dispatching_ = false;
@@ -401,7 +413,9 @@ void Worker::on_pool(std::uint32_t) {
 }
 
 void Worker::stream_ended(Stream& s) {
-  live_streams_.erase(&s);
+  if (s.live_prev) s.live_prev->live_next = s.live_next;
+  if (s.live_next) s.live_next->live_prev = s.live_prev;
+  if (live_streams_ == &s) live_streams_ = s.live_next;
   if (s.dispatched) {
     const trellis_response_summary& summary = s.summary();
     std::int64_t micros = s.runtime_us ? s.runtime_us : monotonic_us() - s.started_us;
@@ -587,7 +601,7 @@ void Worker::begin_drain(RecycleReason reason) {
   for (auto& r : runtimes_.runtimes)
     if (r.table->on_drain) r.table->on_drain(r.self);
   // Each asynchronous stream in progress hears it too (TRELLIS_EVENT_DRAIN).
-  for (Stream* s : live_streams_) s->drain();
+  for (Stream* s = live_streams_; s; s = s->live_next) s->drain();
 }
 
 void Worker::on_signal(std::uint32_t) {

@@ -15,7 +15,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "loop/event_loop.hpp"
@@ -84,9 +83,9 @@ class Worker final : private StreamHost, private ConnectionHost {
     std::size_t index = 0;
     void on_events(std::uint32_t) override;
   };
-  // Work that must not run inside a session callback (abi.h: no re-entry).
-  struct Pending {
-    enum class Kind { dispatch, event } kind;
+  // An event that must not reach its runtime inside a session callback
+  // (abi.h: no re-entry).
+  struct PendingEvent {
     Stream* stream;
     QueuedEvent event;
   };
@@ -155,7 +154,10 @@ class Worker final : private StreamHost, private ConnectionHost {
   std::atomic<std::size_t> output_in_use_{0};
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::vector<Connection*> dead_;
-  std::deque<Pending> pending_;
+  // Work for after the current session callback: streams for their
+  // runtime first, then events (a stream's events never come before it).
+  std::vector<Stream*> pending_dispatch_;
+  std::deque<PendingEvent> pending_events_;
   bool dispatching_ = false;
   std::unique_ptr<AppThreadPool> pool_;
   std::unique_ptr<LockedAcceptor> acceptor_;
@@ -168,7 +170,7 @@ class Worker final : private StreamHost, private ConnectionHost {
   Timer accept_resume_;
   Timer housekeeping_;
   int in_app_ = 0;             // blocking requests in the application now
-  std::unordered_set<Stream*> live_streams_;  // opened, not yet ended
+  Stream* live_streams_ = nullptr;  // opened, not yet ended (Stream::live_next)
   std::uint64_t recycle_after_ = 0;
 };
 

@@ -185,3 +185,62 @@ def test_a_blocking_runtime_beside_an_asynchronous_one_is_unchanged(server, thre
     data = r.read()
     assert r.status == 200 and len(data) == 9000000
     conn.close()
+
+
+def recv_until(sock, marker, limit=1 << 20):
+    """Bytes up to and including `marker` (the socket's timeout bounds it)."""
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        assert len(data) < limit
+    return data
+
+
+def test_an_upgraded_connection_carries_messages_both_ways(server):
+    s = server(*ASYNC, "--processes", "1")
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    # The first bytes of the new protocol may follow the request at once.
+    c.sendall(b"GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhello")
+    head = recv_until(c, b"\r\n\r\n")
+    status, _, rest = head.partition(b"\r\n\r\n")
+    lines = status.split(b"\r\n")
+    assert lines[0] == b"HTTP/1.1 101 Switching Protocols"
+    fields = {k.lower(): v.strip() for k, _, v in (l.partition(b":") for l in lines[1:])}
+    assert fields[b"upgrade"] == b"echo"
+    assert fields[b"connection"].lower() == b"upgrade"
+    assert b"content-length" not in fields and b"transfer-encoding" not in fields
+    echoed = rest + recv_until(c, b"hello") if b"hello" not in rest else rest
+    assert echoed == b"hello"
+    # What looks like HTTP is the other protocol's now, and no timeout of
+    # HTTP's cuts the connection while it is quiet.
+    c.sendall(b"GET / HTTP/1.1\r\n\r\n")
+    assert recv_until(c, b"\r\n\r\n") == b"GET / HTTP/1.1\r\n\r\n"
+    c.sendall(b"bye")
+    assert recv_until(c, b"bye") == b"bye"
+    c.settimeout(10)
+    assert c.recv(100) == b""  # the runtime ended it: the connection closes
+    c.close()
+    assert wait_until(lambda: count(s.port) == 0)
+
+
+def test_an_upgraded_client_that_leaves_ends_the_stream(server):
+    s = server(*ASYNC, "--processes", "1")
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+    assert recv_until(c, b"\r\n\r\n").startswith(b"HTTP/1.1 101 ")
+    assert count(s.port) == 1
+    c.close()  # after the switch, a FIN is the other protocol's end
+    assert wait_until(lambda: count(s.port) == 0)
+
+
+def test_an_upgrade_not_offered_is_not_made(server):
+    s = server(*ASYNC, "--processes", "1")
+    assert http_get(s.port, "/upgrade")[0] == 426
+    # Offered another protocol than the runtime speaks: declined the same way.
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+    assert recv_until(c, b"\r\n\r\n").startswith(b"HTTP/1.1 426 ")
+    c.close()

@@ -36,6 +36,10 @@ Status HttpResponse::start(const sdk::ResponseHead& head) noexcept {
     host_.logf(sdk::LogLevel::error, "http: refusing the application's response: %s", problem);
     return Status::invalid_argument;
   }
+  if (info_.switching && !ctx_.upgrade_offered) {
+    host_.log(sdk::LogLevel::error, "http: refusing a 101 response: the client offered no upgrade");
+    return Status::invalid_argument;
+  }
   try {
     if (sdk::answers_not_modified(ctx_.method, ctx_.if_modified_since, ctx_.if_none_match, info_.status,
                                   find_field(head.headers, "last-modified")))
@@ -49,10 +53,26 @@ Status HttpResponse::start(const sdk::ResponseHead& head) noexcept {
   return Status::ok;
 }
 
+Status HttpResponse::send_switch() noexcept {
+  if (!started_ || !info_.switching || headers_sent_) return Status::invalid_argument;
+  try {
+    if (!info_.has_server) head_.append("Server: trellis\r\n");
+    if (!info_.has_date) head_.append("Date: ").append(http_date_now()).append("\r\n");
+    head_.append("\r\n");
+  } catch (...) {
+    return Status::internal_error;
+  }
+  headers_sent_ = finished_ = true;
+  Status st = conn_.write(head_);
+  if (st != Status::ok) broken_ = true;
+  wire_bytes_ += head_.size();
+  return st;
+}
+
 Status HttpResponse::data(std::span<const trellis_chunk> chunks, bool last, bool keep_allowed) noexcept {
   if (aborted_ || finished_) return Status::unsupported;
   if (broken_) return Status::closed;
-  if (!started_) return Status::invalid_argument;
+  if (!started_ || info_.switching) return Status::invalid_argument;  // a 101 goes out by send_switch only
   return send(chunks, last, {}, keep_allowed);
 }
 
@@ -68,6 +88,7 @@ Status HttpResponse::finish(sdk::FieldList trailers, bool keep_allowed) noexcept
     trellis_chunk body = sdk::bytes_chunk(kInternalError);
     return send({&body, 1}, true, {}, keep_allowed);
   }
+  if (info_.switching && !headers_sent_) return Status::invalid_argument;  // a 101 without the switch
   if (finished_) {
     // The last chunk went out with the last bytes (on_data's `last`).
     if (!trailers.empty()) host_.log(sdk::LogLevel::debug, "http: trailers after the end of the body dropped");

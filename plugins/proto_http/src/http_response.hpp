@@ -42,6 +42,8 @@ struct ResponseContext {
   std::string_view method;             // "GET", "HEAD" ...
   std::string_view if_modified_since;  // "" when absent
   bool if_none_match = false;
+  // The request offered to switch protocols: a 101 may answer it.
+  bool upgrade_offered = false;
 };
 
 class HttpResponse {
@@ -61,6 +63,10 @@ class HttpResponse {
   sdk::Status finish(sdk::FieldList trailers, bool keep_allowed) noexcept;
   // StreamSink::on_abort: nothing more is written.
   void abort() noexcept { aborted_ = true; }
+  // The recorded head is a 101: sends it alone; HTTP ends on the
+  // connection. invalid_argument when the head is not a 101 or went out.
+  sdk::Status send_switch() noexcept;
+  bool switching() const noexcept { return started_ && info_.switching; }
 
   bool headers_sent() const noexcept { return headers_sent_; }
   bool finished() const noexcept { return finished_; }

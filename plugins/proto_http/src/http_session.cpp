@@ -42,7 +42,7 @@ HttpSession::HttpSession(sdk::Connection conn, const SessionConfig& config)
 // ---- reading ---------------------------------------------------------------
 
 bool HttpSession::reading_wanted() const noexcept {
-  if (state_ == State::head) return true;
+  if (state_ == State::head || state_ == State::upgraded) return true;
   return state_ == State::body && !go_ahead_wait_ && !body_paused_;
 }
 
@@ -69,6 +69,7 @@ void HttpSession::on_received(std::size_t n) noexcept {
   switch (state_) {
     case State::head: parse_head(); break;
     case State::body: pump_body(); break;
+    case State::upgraded: deliver_upgraded(); break;
     // Read before the pause took effect: kept for after the response.
     case State::complete:
     case State::closed: break;
@@ -108,7 +109,23 @@ void HttpSession::on_eof() noexcept {
       // connection ends (end_exchange).
       peer_eof_ = true;
       break;
+    case State::upgraded:
+      // The other protocol's peer is gone: so is the stream.
+      stream_.reset(Status::closed);
+      close(CloseMode::after_write);
+      break;
     case State::closed: break;
+  }
+}
+
+void HttpSession::deliver_upgraded() noexcept {
+  if (begin_ == end_) return;
+  Status st = stream_.message(TRELLIS_MESSAGE_BINARY | TRELLIS_MESSAGE_FINAL,
+                              std::string_view(buf_.get() + begin_, end_ - begin_));
+  begin_ = end_ = 0;
+  if (st != Status::ok) {
+    stream_.reset(st);
+    close(CloseMode::abort);
   }
 }
 
@@ -118,7 +135,8 @@ sdk::Phase HttpSession::phase() const noexcept {
     // Waiting for the runtime (go-ahead, or it holds all the body it may)
     // is no client's slowness.
     case State::body: return go_ahead_wait_ || body_paused_ ? sdk::Phase::busy : sdk::Phase::body;
-    case State::complete: return sdk::Phase::busy;
+    case State::complete:
+    case State::upgraded: return sdk::Phase::busy;  // the other protocol keeps its own time
     case State::closed: return sdk::Phase::idle;
   }
   return sdk::Phase::idle;
@@ -146,6 +164,7 @@ void HttpSession::open_stream() noexcept {
   ctx.method = conditional_method_;
   ctx.if_modified_since = if_modified_since_;
   ctx.if_none_match = if_none_match_;
+  ctx.upgrade_offered = (head_.flags & TRELLIS_REQUEST_UPGRADE_OFFERED) != 0;
   response_.begin(ctx);
   go_ahead_wait_ = body_paused_ = body_discard_ = false;
 

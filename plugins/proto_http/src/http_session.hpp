@@ -68,12 +68,18 @@ class HttpSession final : public sdk::Session, public sdk::StreamSink {
   sdk::Status on_finish(sdk::FieldList trailers) noexcept override;
   void on_abort() noexcept override;
   void on_body_wanted() noexcept override;
+  // After a 101 the connection carries another protocol: its bytes go to
+  // the runtime as messages, and the runtime's messages back, unframed
+  // (a protocol of its own, such as WebSocket, frames them itself).
+  sdk::Status on_upgrade() noexcept override;
+  sdk::Status on_message(std::uint32_t flags, std::span<const trellis_chunk> chunks) noexcept override;
 
  private:
   enum class State : std::uint8_t {
     head,      // reading a request head; no stream
     body,      // a stream is open and its body still arriving
     complete,  // the stream's request is complete, its response is not
+    upgraded,  // after a 101: the connection's bytes are the stream's messages
     closed,    // Connection::close was called: only release() follows
   };
 
@@ -85,6 +91,8 @@ class HttpSession final : public sdk::Session, public sdk::StreamSink {
   // Decodes the buffered body bytes and hands them to the stream.
   void pump_body() noexcept;
   void body_complete() noexcept;
+  // Upgraded: hands what was read to the stream as one message.
+  void deliver_upgraded() noexcept;
   // The response is done: close the stream, then the next request or the end.
   void end_exchange() noexcept;
 

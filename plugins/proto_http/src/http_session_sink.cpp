@@ -18,6 +18,38 @@ Status HttpSession::on_start(const sdk::ResponseHead& head) noexcept {
   return response_.start(head);
 }
 
+Status HttpSession::on_upgrade() noexcept {
+  if (state_ != State::complete || !stream_ || !response_.switching())
+    return Status::unsupported;
+  if (Status st = response_.send_switch(); st != Status::ok) {
+    connection_lost();
+    return st;
+  }
+  state_ = State::upgraded;
+  // Bytes the client sent right after its request are the new protocol's.
+  deliver_upgraded();
+  if (state_ == State::closed) return Status::closed;
+  update_reading();
+  make_room();
+  return Status::ok;
+}
+
+Status HttpSession::on_message(std::uint32_t flags, std::span<const trellis_chunk> chunks) noexcept {
+  if (state_ != State::upgraded || !stream_) return state_ == State::closed ? Status::closed : Status::unsupported;
+  if (!chunks.empty()) {
+    Status st = conn_.write(chunks);
+    if (st != Status::ok) {
+      connection_lost();
+      return st;
+    }
+  }
+  if (flags & TRELLIS_MESSAGE_CLOSE) {
+    stream_.close({response_.status(), response_.body_bytes(), response_.wire_bytes()});
+    close(CloseMode::graceful);
+  }
+  return Status::ok;
+}
+
 Status HttpSession::on_data(std::span<const trellis_chunk> chunks, bool last) noexcept {
   if (state_ == State::closed || !stream_) return Status::closed;
   Status st = response_.data(chunks, last, keep_allowed());
@@ -27,6 +59,12 @@ Status HttpSession::on_data(std::span<const trellis_chunk> chunks, bool last) no
 
 Status HttpSession::on_finish(sdk::FieldList trailers) noexcept {
   if (state_ == State::closed || !stream_) return Status::closed;
+  if (state_ == State::upgraded) {
+    // The runtime is done with the other protocol: the connection ends.
+    stream_.close({response_.status(), response_.body_bytes(), response_.wire_bytes()});
+    close(CloseMode::graceful);
+    return Status::ok;
+  }
   Status st = response_.finish(trailers, keep_allowed());
   if (response_.broken()) {
     connection_lost();
@@ -49,6 +87,7 @@ void HttpSession::on_abort() noexcept {
   // the head went out the connection is reset, so even a close-delimited
   // HTTP/1.0 body never looks complete; before, the client simply sees the
   // connection close without an answer.
+  // (An upgraded connection's other protocol is cut the same way.)
   const bool sent = response_.headers_sent();
   response_.abort();
   stream_.close({response_.status(), response_.body_bytes(), response_.wire_bytes()});

@@ -68,7 +68,10 @@ const char* check_response_start(std::string_view status, sdk::FieldList headers
   // An application answers once: a 1xx as the final status would leave the
   // client waiting for the real response (interim responses such as 100
   // Continue are the server's, not the application's).
-  if (info.status < 200) return "interim (1xx) status as the final response";
+  // 101 Switching Protocols is the one 1xx a runtime may give: it ends
+  // HTTP on this connection (Stream::upgrade, when the client offered it).
+  info.switching = info.status == 101;
+  if (info.status < 200 && !info.switching) return "interim (1xx) status as the final response";
   if (validate && !valid_value(status.substr(4))) return "control character in the reason phrase";
   info.no_body = sdk::status_forbids_content(info.status);
   info.zero_length = sdk::status_needs_zero_length(info.status);
@@ -76,6 +79,7 @@ const char* check_response_start(std::string_view status, sdk::FieldList headers
   // the server frames the (empty) content itself.
   info.drop_length = sdk::status_forbids_length(info.status) || info.zero_length;
 
+  bool names_protocol = false;
   for (const sdk::Field f : headers) {
     if (validate) {
       if (!is_token(f.name)) return "response header name is not a token";
@@ -83,7 +87,10 @@ const char* check_response_start(std::string_view status, sdk::FieldList headers
       // The server frames the body and manages the connection; a hop-by-hop
       // field from the application (Transfer-Encoding, Keep-Alive, Upgrade,
       // TE, Trailer...) would contradict what it does (PEP 3333).
-      if (sdk::is_hop_by_hop_field(f.name)) return "hop-by-hop header field set by the application";
+      // A 101 names the protocol it switches to (Upgrade, Connection).
+      const bool switch_field = info.switching && (iequals_any(f.name, "upgrade") || iequals_any(f.name, "connection"));
+      if (sdk::is_hop_by_hop_field(f.name) && !switch_field)
+        return "hop-by-hop header field set by the application";
     }
     switch (f.name.size()) {
       case 4:
@@ -91,6 +98,9 @@ const char* check_response_start(std::string_view status, sdk::FieldList headers
         break;
       case 6:
         if (iequals(f.name, "server")) info.has_server = true;
+        break;
+      case 7:
+        if (iequals(f.name, "upgrade") && !f.value.empty()) names_protocol = true;
         break;
       case 10:
         // Hop-by-hop: the server owns connection management (PEP 3333).
@@ -109,6 +119,8 @@ const char* check_response_start(std::string_view status, sdk::FieldList headers
         break;
     }
   }
+  // The server MUST say which protocol it switches to (RFC 9110 §15.2.2).
+  if (info.switching && !names_protocol) return "101 response without an Upgrade header field";
   if (info.drop_length) info.content_length = -1;
   return nullptr;
 }
@@ -125,7 +137,7 @@ void render_response_start(std::string_view status, sdk::FieldList headers, cons
   out.append("HTTP/1.1 ").append(status).append("\r\n");
   bool length_sent = false;
   for (const sdk::Field f : headers) {
-    if (f.name.size() == 10 && iequals(f.name, "connection")) continue;
+    if (f.name.size() == 10 && iequals(f.name, "connection") && !info.switching) continue;
     if (f.name.size() == 14 && iequals(f.name, "content-length")) {
       if (length_sent || info.drop_length) continue;
       length_sent = true;

@@ -25,6 +25,7 @@ struct ResponseStartInfo {
   bool no_body = false;              // 1xx, 204, 205, 304
   bool zero_length = false;          // 205: framed with "Content-Length: 0"
   bool drop_length = false;          // the application's Content-Length is not sent
+  bool switching = false;            // 101 Switching Protocols (only with an upgrade)
 };
 
 // Whether `status` and `headers` can be sent: nullptr if so (and `info`

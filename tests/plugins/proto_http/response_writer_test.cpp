@@ -848,6 +848,7 @@ TEST(CheckHead, RefusesWhatStartRefusedAndNothingElse) {
   EXPECT_EQ(check("200 OK", {{"Content-Length", "5"}, {"content-length", " 5 "}}), Status::ok);
   for (std::string_view status : {"20 OK", "200OK", "abc OK", "200 O\r\nK", "200 O\x01K", "2000 OK", "099 X",
                                   "100 Continue", "101 Switching Protocols", "600 X", "", "200"})
+    // (101 without the fields naming the switch: Upgrade is required, RFC 9110 §15.2.2)
     EXPECT_EQ(check(status, {}), Status::invalid_argument) << status;
   for (const std::vector<Field>& bad : std::vector<std::vector<Field>>{
            {{"X-A", "a\r\nSet-Cookie: evil=1"}}, {{"X-A", "a\nb"}}, {{"X-A", std::string_view("a\0b", 3)}},

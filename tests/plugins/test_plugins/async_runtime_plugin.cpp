@@ -12,6 +12,9 @@
 //   /big/N          N bytes of 'x', written in 64 KiB pieces as the
 //                   connection drains (waits for WRITABLE after "again")
 //   /count          how many streams this worker holds now
+//   /upgrade        with "Upgrade: echo" offered: 101, then echoes every
+//                   message back; "bye" is answered with "bye" and the
+//                   end of the connection. Without the offer: 426.
 //   anything else   "async hello"
 #include <trellis/plugin.hpp>
 
@@ -34,7 +37,7 @@ using trellis::sdk::LogLevel;
 using trellis::sdk::Status;
 using trellis::sdk::Stream;
 
-enum class Kind { delay, thread, echo, stall, hold, big };
+enum class Kind { delay, thread, echo, stall, hold, big, upgraded };
 
 struct Held {
   Kind kind;
@@ -83,6 +86,22 @@ class AsyncApp final : public trellis::sdk::Plugin, public trellis::sdk::Runtime
       h->kind = Kind::stall;
     } else if (path == "/hold") {
       h->kind = Kind::hold;
+    } else if (path == "/upgrade") {
+      if (stream.request().upgrade != "echo") {
+        held_.erase(stream.raw());
+        delete h;
+        const Field head[] = {{"Content-Length", "0"}};
+        if (stream.start("426 Upgrade Required", head) == Status::ok) stream.finish();
+        stream.done();
+        return Status::ok;
+      }
+      h->kind = Kind::upgraded;
+      const Field head[] = {{"Upgrade", "echo"}, {"Connection", "Upgrade"}};
+      if (stream.start("101 Switching Protocols", head) != Status::ok || stream.upgrade() != Status::ok) {
+        host_.log(LogLevel::error, "asyncapp: the upgrade was refused");
+        stream.abort();
+        finish(h);
+      }
     } else if (path.starts_with("/big/")) {
       h->kind = Kind::big;
       h->n = std::atol(std::string(path.substr(5)).c_str());
@@ -134,6 +153,14 @@ class AsyncApp final : public trellis::sdk::Plugin, public trellis::sdk::Runtime
         }
         break;
       case Event::Type::message:
+        if (h->kind != Kind::upgraded) break;
+        if (e.data == "bye") {
+          stream.send_message(TRELLIS_MESSAGE_CLOSE, "bye");
+          finish(h);
+        } else if (stream.send_message(e.message_flags, e.data) != Status::ok) {
+          stream.abort();
+          finish(h);
+        }
         break;
     }
   }
