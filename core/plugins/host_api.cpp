@@ -3,6 +3,8 @@
 // worker of this process (loop services).
 #include <sys/epoll.h>
 
+#include <cstddef>
+#include <cstring>
 #include <new>
 
 #include "loop/event_loop.hpp"
@@ -144,7 +146,15 @@ trellis_host_api make_api() {
   a.stream_open = [](trellis_conn* c, const trellis_request_head* head, const trellis_stream_sink* sink,
                      void* sink_self) -> trellis_stream* {
     Worker* w = Worker::current();
-    if (!w || !head || !sink) return nullptr;
+    if (!w || !head || !sink || head->size < offsetof(trellis_request_head, upgrade)) return nullptr;
+    if (head->size < sizeof(trellis_request_head)) {
+      // From a protocol built against an older minor: what it did not
+      // know of reads as zero.
+      trellis_request_head full{};
+      std::memcpy(&full, head, head->size);
+      full.size = sizeof full;
+      return w->open_stream(*Connection::of(c), &full, sink, sink_self);
+    }
     return w->open_stream(*Connection::of(c), head, sink, sink_self);
   };
   a.stream_body = [](trellis_stream* s, const char* d, size_t n) { return Stream::of(s)->body(d, n); };

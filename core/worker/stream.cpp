@@ -98,31 +98,67 @@ Stream::~Stream() {
   for (auto& op : queued_) close_owned_fds(op.chunks);
 }
 
-bool Stream::copy_head(const trellis_request_head& h, const trellis_conn_info& c) noexcept {
-  const trellis_str* strings[] = {&h.method,      &h.uri,         &h.path,        &h.query,
-                                  &h.protocol,    &h.scheme,      &h.server_name, &h.server_port,
-                                  &h.remote_addr, &h.remote_port, &h.runtime,     &h.upgrade};
-  const trellis_str* conn_strings[] = {&c.remote_addr, &c.remote_port, &c.local_addr, &c.local_port, &c.socket_name};
-  std::size_t count = h.header_count + h.variable_count;
-  std::size_t need = count * sizeof(trellis_field);
-  for (auto* str : strings) need += str->len;
-  for (auto* str : conn_strings) need += str->len;
+namespace {
+
+std::size_t head_bytes(const trellis_request_head& h, const trellis_conn_info& c) noexcept {
+  std::size_t need = (h.header_count + h.variable_count) * sizeof(trellis_field) + h.storage_len;
+  for (trellis_str str : {h.method, h.uri, h.path, h.query, h.protocol, h.scheme, h.server_name, h.server_port,
+                          h.remote_addr, h.remote_port, h.runtime, h.upgrade, c.remote_addr, c.remote_port,
+                          c.local_addr, c.local_port, c.socket_name})
+    need += str.len;
   for (std::size_t i = 0; i < h.header_count; ++i) need += h.headers[i].name.len + h.headers[i].value.len;
   for (std::size_t i = 0; i < h.variable_count; ++i) need += h.variables[i].name.len + h.variables[i].value.len;
-  char* block = inline_head_;
-  if (need > kInlineHead) {
-    heap_head_.reset(new (std::nothrow) char[need]);
-    if (!heap_head_) return false;
-    block = heap_head_.get();
-  }
+  return need;
+}
+
+}  // namespace
+
+bool Stream::copy_head(const trellis_request_head& h, const trellis_conn_info& c) noexcept {
+  // One pass into the inline block; only a head too big for it is measured
+  // and copied again, to the heap.
+  if (copy_head_into(inline_head_, kInlineHead, h, c)) return true;
+  const std::size_t need = head_bytes(h, c);
+  heap_head_.reset(new (std::nothrow) char[need]);
+  return heap_head_ && copy_head_into(heap_head_.get(), need, h, c);
+}
+
+bool Stream::copy_head_into(char* block, std::size_t size, const trellis_request_head& h,
+                            const trellis_conn_info& c) noexcept {
+  const std::size_t count = h.header_count + h.variable_count;
+  if (count > size / sizeof(trellis_field)) return false;
   auto* fields = reinterpret_cast<trellis_field*>(block);
   char* cursor = block + count * sizeof(trellis_field);
-  auto keep = [&cursor](trellis_str s) {
-    trellis_str out{cursor, s.len};
-    if (s.len) std::memcpy(cursor, s.ptr, s.len);
-    cursor += s.len;
-    return out;
-  };
+  char* const end = block + size;
+  // The protocol's storage in one piece: strings inside it become offsets.
+  const auto from = reinterpret_cast<std::uintptr_t>(h.storage);
+  const std::size_t span = h.storage ? h.storage_len : 0;
+  if (span > static_cast<std::size_t>(end - cursor)) return false;
+  char* const copied = cursor;
+  if (span) std::memcpy(copied, h.storage, span);
+  cursor += span;
+  // A string inside the copied storage becomes an offset into it; any
+  // other is copied after it. (A plain struct, not a capturing lambda: the
+  // compiler keeps this inline, and it runs ~30 times per request.)
+  struct Keeper {
+    std::uintptr_t from;
+    std::size_t span;
+    char* copied;
+    char* cursor;
+    char* end;
+    bool fits = true;
+    [[gnu::always_inline]] trellis_str operator()(trellis_str s) noexcept {
+      const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(s.ptr) - from;  // wraps when below
+      if (at < span && s.len <= span - at) return trellis_str{copied + at, s.len};
+      if (s.len > static_cast<std::size_t>(end - cursor)) {
+        fits = false;
+        return trellis_str{nullptr, 0};
+      }
+      trellis_str out{cursor, s.len};
+      if (s.len) std::memcpy(cursor, s.ptr, s.len);
+      cursor += s.len;
+      return out;
+    }
+  } keep{from, span, copied, cursor, end};
   head_.size = sizeof head_;
   head_.flags = h.flags;
   head_.method = keep(h.method);
@@ -145,6 +181,8 @@ bool Stream::copy_head(const trellis_request_head& h, const trellis_conn_info& c
   head_.header_count = h.header_count;
   head_.variables = fields + h.header_count;
   head_.variable_count = h.variable_count;
+  head_.storage = nullptr;  // the runtime has no use for it
+  head_.storage_len = 0;
   info_.size = sizeof info_;
   info_.flags = c.flags;
   info_.remote_addr = keep(c.remote_addr);
@@ -152,7 +190,7 @@ bool Stream::copy_head(const trellis_request_head& h, const trellis_conn_info& c
   info_.local_addr = keep(c.local_addr);
   info_.local_port = keep(c.local_port);
   info_.socket_name = keep(c.socket_name);
-  return true;
+  return keep.fits;
 }
 
 namespace {

@@ -99,6 +99,9 @@ class Stream {
 
   // Copies the head and the connection's description. False: out of memory.
   bool copy_head(const trellis_request_head& head, const trellis_conn_info& info) noexcept;
+  // copy_head into `block`: false when it does not fit in `size` bytes.
+  bool copy_head_into(char* block, std::size_t size, const trellis_request_head& head,
+                      const trellis_conn_info& info) noexcept;
 
   trellis_stream* handle() { return reinterpret_cast<trellis_stream*>(this); }
   static Stream* of(trellis_stream* s) { return reinterpret_cast<Stream*>(s); }

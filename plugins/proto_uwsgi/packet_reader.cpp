@@ -123,6 +123,9 @@ Verdict PacketReader::head_complete() {
   std::string_view block(packet_.data() + kHeaderSize, header_.datasize);
   if (auto err = parse_vars(block, vars_); !err.empty()) return refuse(0, "malformed vars block: " + err);
   if (auto err = mapper_.map(vars_, header_.modifier1, head_); !err.empty()) return refuse(0, std::move(err));
+  // The vars block holds most of the head's strings: the core copies it whole.
+  head_.storage = block.data();
+  head_.storage_len = block.size();
   if (limits_.limit_post > 0 && head_.content_length > limits_.limit_post) {
     return refuse(413, "body of " + std::to_string(head_.content_length) + " bytes exceeds limit-post " +
                            std::to_string(limits_.limit_post));

@@ -39,6 +39,9 @@ void HttpSession::build_head() {
   trellis_request_head& r = head_;
   r = trellis_request_head{};
   r.size = sizeof r;
+  // Most strings are views into the head as received: the core copies it whole.
+  r.storage = base;
+  r.storage_len = h.head_len;
   const std::string_view method = h.method.in(base);
   r.method = sdk::to_c(method);
   r.uri = sdk::to_c(h.target.in(base));

@@ -186,6 +186,12 @@ typedef struct trellis_request_head {
      modifier1) map it to a name. */
   trellis_str runtime;
   trellis_str upgrade;        /* TRELLIS_REQUEST_UPGRADE_OFFERED: e.g. "websocket" */
+  /* Optional (NULL, 0): memory holding most of the strings above, such as
+     the protocol's buffer with the received head. The core copies it in
+     one piece and keeps the strings inside it as offsets, instead of
+     copying each; strings elsewhere are copied one by one. */
+  const char* storage;
+  size_t storage_len;
 } trellis_request_head;
 
 typedef struct trellis_response_head {

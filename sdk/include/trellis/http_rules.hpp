@@ -24,28 +24,6 @@ constexpr bool status_forbids_length(int code) noexcept { return code < 200 || c
 // length the application announced.
 constexpr bool status_needs_zero_length(int code) noexcept { return code == 205; }
 
-// Hop-by-hop fields describe one connection, which the server owns: PEP
-// 3333 makes sending them a fatal error of the application (the list is
-// wsgiref's, plus RFC 9110's "Trailer" spelling and the legacy
-// "Proxy-Connection"). Connection itself is handled apart: an
-// application's "close" is honoured.
-constexpr bool is_hop_by_hop_field(std::string_view name) noexcept {
-  constexpr std::string_view kNames[] = {"keep-alive",          "proxy-authenticate", "proxy-authorization",
-                                         "proxy-connection",    "te",                 "trailer",
-                                         "trailers",            "transfer-encoding",  "upgrade"};
-  for (std::string_view known : kNames) {
-    if (known.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < name.size() && same; ++i) {
-      char c = name[i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-      same = c == known[i];
-    }
-    if (same) return true;
-  }
-  return false;
-}
-
 // ASCII case-insensitive equality of two field names.
 constexpr bool field_name_equals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -56,6 +34,26 @@ constexpr bool field_name_equals(std::string_view a, std::string_view b) noexcep
     if (x != y) return false;
   }
   return true;
+}
+
+// Hop-by-hop fields describe one connection, which the server owns: PEP
+// 3333 makes sending them a fatal error of the application (the list is
+// wsgiref's, plus RFC 9110's "Trailer" spelling and the legacy
+// "Proxy-Connection"). Connection itself is handled apart: an
+// application's "close" is honoured.
+constexpr bool is_hop_by_hop_field(std::string_view name) noexcept {
+  // By length first: most names are rejected without a comparison.
+  switch (name.size()) {
+    case 2: return field_name_equals(name, "te");
+    case 7: return field_name_equals(name, "trailer") || field_name_equals(name, "upgrade");
+    case 8: return field_name_equals(name, "trailers");
+    case 10: return field_name_equals(name, "keep-alive");
+    case 16: return field_name_equals(name, "proxy-connection");
+    case 17: return field_name_equals(name, "transfer-encoding");
+    case 18: return field_name_equals(name, "proxy-authenticate");
+    case 19: return field_name_equals(name, "proxy-authorization");
+    default: return false;
+  }
 }
 
 // Conditional GET, the server's side of RFC 9110 §13.1.3 the way nginx's
