@@ -92,6 +92,7 @@ bool EventLoop::post(void (*fn)(void*), void* arg) noexcept {
     std::lock_guard<std::mutex> lock(post_mutex_);
     if (closed_) return false;
     posted_.emplace_back(fn, arg);
+    has_posted_.store(true, std::memory_order_release);
     if (!wake_pending_) {
       wake_pending_ = true;
       wake = true;
@@ -116,10 +117,14 @@ void EventLoop::run_posted(bool woken) {
     while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
     }
   }
+  // Most turns nothing was posted: no lock then. A post racing with this
+  // check wakes the loop (wake_pending_), so it runs next turn.
+  if (!has_posted_.load(std::memory_order_acquire)) return;
   {
     std::lock_guard<std::mutex> lock(post_mutex_);
     if (posted_.empty()) return;
     running_.swap(posted_);
+    has_posted_.store(false, std::memory_order_relaxed);
     wake_pending_ = false;
   }
   // Calls posted while these run wait for the next turn.
@@ -134,10 +139,7 @@ void EventLoop::run_timers() {
 
 bool EventLoop::run_once(int max_wait_ms) {
   int timeout = max_wait_ms;
-  {
-    std::lock_guard<std::mutex> lock(post_mutex_);
-    if (!posted_.empty()) timeout = 0;
-  }
+  if (has_posted_.load(std::memory_order_acquire)) timeout = 0;
   std::int64_t due = timers_.next_due();
   if (due >= 0 && timeout != 0) {
     std::int64_t wait = std::max<std::int64_t>(0, due - monotonic_ms());

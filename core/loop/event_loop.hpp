@@ -7,6 +7,7 @@
 // connection) is dropped instead of reaching the new owner.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -82,6 +83,8 @@ class EventLoop {
   std::vector<std::pair<void (*)(void*), void*>> posted_;
   std::vector<std::pair<void (*)(void*), void*>> running_;
   bool wake_pending_ = false;
+  // posted_ is not empty: lets a turn with nothing posted skip the lock.
+  std::atomic<bool> has_posted_{false};
   bool closed_ = false;
 };
 

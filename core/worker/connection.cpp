@@ -45,6 +45,8 @@ Connection::Connection(ConnectionHost& host, int fd, const sockaddr* peer, const
   info_.flags = listener.socket->address.is_unix() ? TRELLIS_CONN_UNIX : 0u;
   info_.remote_addr = view(remote_host_);
   info_.remote_port = view(remote_port_);
+  // Streams keep these views without a copy (Stream::copy_head_into): the
+  // listening sockets outlive every connection and stream of the worker.
   info_.local_addr = view(listener.socket->local_host);
   info_.local_port = view(listener.socket->local_port);
   info_.socket_name = view(listener.socket->address.text);
@@ -524,8 +526,7 @@ void Connection::update_interest() noexcept {
 void Connection::add_stream(Stream* s) { streams_.push_back(s); }
 
 void Connection::remove_stream(Stream* s) noexcept {
-  auto it = std::find(streams_.begin(), streams_.end(), s);
-  if (it != streams_.end()) streams_.erase(it);
+  streams_.remove(s);
   // The exchange ended: the idle and head timeouts start afresh once the
   // session is done with it (refresh_deadline after its callback).
   phase_known_ = false;

@@ -28,6 +28,7 @@
 
 #include "loop/event_loop.hpp"
 #include "loop/timer_heap.hpp"
+#include "worker/stream_list.hpp"
 
 namespace trellis::core {
 
@@ -174,7 +175,7 @@ class Connection final : public EventLoop::Handler {
   std::uint32_t phase_ = TRELLIS_PHASE_IDLE;
   bool phase_known_ = false;
 
-  std::vector<Stream*> streams_;
+  StreamList streams_;
 };
 
 }  // namespace trellis::core

@@ -103,8 +103,7 @@ namespace {
 std::size_t head_bytes(const trellis_request_head& h, const trellis_conn_info& c) noexcept {
   std::size_t need = (h.header_count + h.variable_count) * sizeof(trellis_field) + h.storage_len;
   for (trellis_str str : {h.method, h.uri, h.path, h.query, h.protocol, h.scheme, h.server_name, h.server_port,
-                          h.remote_addr, h.remote_port, h.runtime, h.upgrade, c.remote_addr, c.remote_port,
-                          c.local_addr, c.local_port, c.socket_name})
+                          h.remote_addr, h.remote_port, h.runtime, h.upgrade, c.remote_addr, c.remote_port})
     need += str.len;
   for (std::size_t i = 0; i < h.header_count; ++i) need += h.headers[i].name.len + h.headers[i].value.len;
   for (std::size_t i = 0; i < h.variable_count; ++i) need += h.variables[i].name.len + h.variables[i].value.len;
@@ -187,9 +186,11 @@ bool Stream::copy_head_into(char* block, std::size_t size, const trellis_request
   info_.flags = c.flags;
   info_.remote_addr = keep(c.remote_addr);
   info_.remote_port = keep(c.remote_port);
-  info_.local_addr = keep(c.local_addr);
-  info_.local_port = keep(c.local_port);
-  info_.socket_name = keep(c.socket_name);
+  // The listening socket's own strings: they live as long as the worker,
+  // which outlives its streams (Connection::Connection).
+  info_.local_addr = c.local_addr;
+  info_.local_port = c.local_port;
+  info_.socket_name = c.socket_name;
   return keep.fits;
 }
 
@@ -225,12 +226,15 @@ trellis_status Stream::body(const char* data, std::size_t len) noexcept {
   if (!protocol_open_) return TRELLIS_CLOSED;
   if (runtime_done_.load(std::memory_order_acquire)) return TRELLIS_CLOSED;
   if (runtime_.blocking()) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    // Until it is dispatched only the loop knows the stream: no lock, and
+    // nobody to wake.
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    if (dispatched) lock.lock();
     if (!body_.append(data, len)) {
       spdlog::error("cannot keep a request body: {}", std::strerror(errno));
       return TRELLIS_IO_ERROR;
     }
-    changed_.notify_all();
+    if (dispatched) changed_.notify_all();
     return TRELLIS_OK;
   }
   if (len == 0) return TRELLIS_OK;
@@ -256,10 +260,12 @@ trellis_status Stream::body(const char* data, std::size_t len) noexcept {
 
 trellis_status Stream::body_end(const trellis_field* trailers, std::size_t count) noexcept {
   if (!protocol_open_) return TRELLIS_CLOSED;
-  {
+  if (dispatched) {
     std::lock_guard<std::mutex> lock(mutex_);
     body_ended_ = true;
     changed_.notify_all();
+  } else {
+    body_ended_ = true;  // only the loop knows the stream yet
   }
   if (runtime_.blocking()) {
     if (waiting_for_body) {
@@ -738,6 +744,8 @@ void Stream::apply(Op& op) noexcept {
 // ---- the loop's notifications -----------------------------------------------
 
 void Stream::wake_waiters() noexcept {
+  // Only a runtime that has the stream and is not done with it can wait.
+  if (!dispatched || runtime_done_.load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> lock(mutex_);
   changed_.notify_all();
 }

@@ -224,9 +224,11 @@ bool Worker::drained() {
 
 void Worker::collect_dead() {
   if (dead_.empty()) return;
-  auto dead = std::move(dead_);
-  dead_.clear();
-  for (Connection* c : dead) connections_.erase(c);  // releases the session, closes the socket
+  // Swapped with a kept vector (connections dying meanwhile go to dead_):
+  // both keep their capacity, so a connection's end allocates nothing.
+  collecting_.swap(dead_);
+  for (Connection* c : collecting_) connections_.erase(c);  // releases the session, closes the socket
+  collecting_.clear();
 }
 
 void Worker::connection_dead(Connection& conn) { dead_.push_back(&conn); }

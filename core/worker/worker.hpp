@@ -154,6 +154,7 @@ class Worker final : private StreamHost, private ConnectionHost {
   std::atomic<std::size_t> output_in_use_{0};
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::vector<Connection*> dead_;
+  std::vector<Connection*> collecting_;  // collect_dead's, kept for its capacity
   // Work for after the current session callback: streams for their
   // runtime first, then events (a stream's events never come before it).
   std::vector<Stream*> pending_dispatch_;

@@ -7,23 +7,7 @@
 namespace trellis::uwsgi {
 namespace {
 
-bool is_tchar(unsigned char c) noexcept {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_text(std::string_view s) noexcept {
-  for (unsigned char c : s) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
-}
+bool is_text(std::string_view s) noexcept { return sdk::is_field_value(s); }
 
 }  // namespace
 
@@ -40,13 +24,7 @@ std::optional<int> parse_status(std::string_view status) noexcept {
   return code;
 }
 
-bool valid_header_name(std::string_view name) noexcept {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
-}
+bool valid_header_name(std::string_view name) noexcept { return sdk::is_token(name); }
 
 bool valid_header_value(std::string_view value) noexcept { return is_text(value); }
 
@@ -101,7 +79,7 @@ sdk::Status check_response_head(const sdk::ResponseHead& head, HeadFacts* facts,
       // 3333), and a Transfer-Encoding would contradict the framing.
       if (sdk::is_hop_by_hop_field(h.name)) return refuse("hop-by-hop header field set by the application");
     }
-    if (h.name.size() == 14 && iequals_ascii(h.name, "Content-Length")) {
+    if (sdk::field_name_is(h.name, "content-length")) {
       auto n = parse_length_value(h.value);
       if (!n) return refuse("invalid Content-Length in the response");
       // Two different lengths would let the peer pick either framing.
@@ -117,7 +95,7 @@ void append_head(std::string& out, std::string_view protocol, std::string_view s
                  std::optional<std::int64_t> add_content_length, bool drop_content_length) {
   out.append(protocol).append(" ").append(status).append("\r\n");
   for (const sdk::Field h : headers) {
-    if (drop_content_length && iequals_ascii(h.name, "Content-Length")) continue;
+    if (drop_content_length && sdk::field_name_is(h.name, "content-length")) continue;
     out.append(h.name).append(": ").append(h.value).append("\r\n");
   }
   if (add_content_length) out.append("Content-Length: ").append(std::to_string(*add_content_length)).append("\r\n");

@@ -51,9 +51,25 @@ class UwsgiResponseWriter::Parts {
   bool has_head_ = false;
 };
 
-void UwsgiResponseWriter::begin(std::string_view method, std::string_view protocol) noexcept {
+void UwsgiResponseWriter::begin(std::string_view method, std::string_view protocol,
+                                sdk::FieldList headers) noexcept {
   protocol_ = response_protocol(protocol);
   head_request_ = method == "HEAD";
+  conditional_method_ = head_request_ ? "HEAD" : method == "GET" ? "GET" : "";
+  if_modified_since_.clear();
+  if_none_match_ = false;
+  if (conditional_method_.empty()) return;
+  for (const sdk::Field f : headers) {
+    if (sdk::field_name_is(f.name, "if-modified-since")) {
+      try {
+        if_modified_since_.assign(f.value);
+      } catch (...) {
+        if_modified_since_.clear();  // no 304 then: the full answer is never wrong
+      }
+    } else if (sdk::field_name_is(f.name, "if-none-match")) {
+      if_none_match_ = true;
+    }
+  }
 }
 
 Status UwsgiResponseWriter::usable() const noexcept {
@@ -71,20 +87,34 @@ Status UwsgiResponseWriter::start(const sdk::ResponseHead& head) noexcept {
   HeadFacts facts;
   // Checked by the core already (check_head): only read here.
   if (check_response_head(head, &facts, nullptr, /*validate=*/false) != Status::ok) return Status::invalid_argument;
-  // TODO(conditional GET): once sdk/include/trellis/http_rules.hpp has the
-  // inline If-Modified-Since/Last-Modified rule (being added on another
-  // branch), apply it here: a 200 whose Last-Modified equals the request's
-  // If-Modified-Since becomes a 304, so begin() will have to keep the
-  // request's If-Modified-Since. Not written here on purpose: one rule for
-  // both protocols, in http_rules.hpp.
+  // Conditional GET, the same rule as the HTTP plugin's (http_rules.hpp):
+  // a 200 whose Last-Modified is the request's If-Modified-Since goes out
+  // as a 304 with the fields a 304 keeps.
+  std::string_view last_modified;
+  if (!if_modified_since_.empty())
+    for (const sdk::Field f : head.headers)
+      if (sdk::field_name_is(f.name, "last-modified")) last_modified = f.value;
+  if (sdk::answers_not_modified(conditional_method_, if_modified_since_, if_none_match_, facts.code, last_modified)) {
+    try {
+      head_.clear();
+      head_.append(protocol_).append(" 304 Not Modified\r\n");
+      for (const sdk::Field f : head.headers)
+        if (sdk::kept_in_not_modified(f.name)) head_.append(f.name).append(": ").append(f.value).append("\r\n");
+    } catch (const std::bad_alloc&) {
+      return Status::internal_error;
+    }
+    status_code_ = 304;
+    declared_length_ = std::nullopt;
+    return Status::ok;
+  }
   const bool zero_length = sdk::status_needs_zero_length(facts.code);
   const bool drop_length = sdk::status_forbids_length(facts.code) || zero_length;
   try {
-    std::string text;
-    append_head(text, protocol_, head.status, head.headers,
+    // Into the writer's own string: its capacity serves the next response.
+    head_.clear();
+    append_head(head_, protocol_, head.status, head.headers,
                 zero_length ? std::optional<std::int64_t>(0) : std::nullopt, drop_length);
-    text.resize(text.size() - 2);  // the blank line goes out in send()
-    head_ = std::move(text);
+    head_.resize(head_.size() - 2);  // the blank line goes out in send()
   } catch (const std::bad_alloc&) {
     return Status::internal_error;
   }

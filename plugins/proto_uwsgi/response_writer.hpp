@@ -27,9 +27,10 @@ class UwsgiResponseWriter {
   UwsgiResponseWriter(sdk::Connection connection, const sdk::Host& host) noexcept
       : connection_(connection), host_(host) {}
 
-  // The request being answered: its method (HEAD has no body) and HTTP
-  // version (that of the status line).
-  void begin(std::string_view method, std::string_view protocol) noexcept;
+  // The request being answered: its method (HEAD has no body), HTTP
+  // version (that of the status line) and the header fields a conditional
+  // GET reads (If-Modified-Since, If-None-Match).
+  void begin(std::string_view method, std::string_view protocol, sdk::FieldList headers) noexcept;
 
   // StreamSink::on_start: records the head, sent with the first body bytes;
   // may come again until then. invalid_argument for a head
@@ -73,6 +74,10 @@ class UwsgiResponseWriter {
   sdk::Host host_;
   std::string_view protocol_ = "HTTP/1.1";
   bool head_request_ = false;
+  // Conditional GET (sdk::answers_not_modified): "GET", "HEAD" or "".
+  std::string_view conditional_method_;
+  std::string if_modified_since_;
+  bool if_none_match_ = false;
 
   std::string head_;  // status line and headers, without the blank line
   int status_code_ = 0;

@@ -96,7 +96,7 @@ void UwsgiSession::process(Verdict v) {
 
 bool UwsgiSession::open_stream() {
   const trellis_request_head& head = reader_.head();
-  writer_.begin(sdk::from_c(head.method), sdk::from_c(head.protocol));
+  writer_.begin(sdk::from_c(head.method), sdk::from_c(head.protocol), sdk::FieldList(head.headers, head.header_count));
   stream_ = connection_.open_stream(head, *this);
   if (!stream_) {
     // The runtime was there when the header named it: out of memory, most

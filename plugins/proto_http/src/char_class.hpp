@@ -5,8 +5,9 @@
 
 #include <array>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
+
+#include <trellis/http_rules.hpp>
 
 namespace trellis::http {
 
@@ -52,44 +53,9 @@ inline char ascii_lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
 }
 
-namespace detail {
-inline std::uint64_t load8(const char* p) noexcept {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-// 0x20 in each byte of `lower` (ASCII) that is a letter a-z, 0 elsewhere.
-inline std::uint64_t letter_case_bits(std::uint64_t lower) noexcept {
-  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
-  const std::uint64_t at_least_a = (lower + 0x1f1f1f1f1f1f1f1full) & kHigh;  // byte >= 'a'
-  const std::uint64_t past_z = (lower + 0x0505050505050505ull) & kHigh;      // byte > 'z'
-  return (at_least_a & ~past_z) >> 2;
-}
-// Eight bytes of `s` equal those of `lower` but for the case of letters:
-// exact for any `s` (a letter position accepts only that letter, in either
-// case; any other position only the same byte).
-inline bool iequals8(const char* s, const char* lower) noexcept {
-  const std::uint64_t want = load8(lower);
-  return (load8(s) | letter_case_bits(want)) == want;
-}
-}  // namespace detail
-
 // Case-insensitive comparison; `lower` must already be lowercase ASCII.
 // Field names are compared on every request: eight bytes at a time.
-inline bool iequals(std::string_view s, std::string_view lower) noexcept {
-  const std::size_t n = s.size();
-  if (n != lower.size()) return false;
-  if (n >= 8) {
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      if (!detail::iequals8(s.data() + i, lower.data() + i)) return false;
-    // The tail as the last eight bytes (overlapping what was compared).
-    return i == n || detail::iequals8(s.data() + n - 8, lower.data() + n - 8);
-  }
-  for (std::size_t i = 0; i < n; ++i)
-    if (ascii_lower(s[i]) != lower[i]) return false;
-  return true;
-}
+inline bool iequals(std::string_view s, std::string_view lower) noexcept { return sdk::field_name_is(s, lower); }
 
 // Case-insensitive comparison of two arbitrary strings.
 inline bool iequals_any(std::string_view a, std::string_view b) noexcept {

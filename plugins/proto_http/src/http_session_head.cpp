@@ -45,7 +45,12 @@ void HttpSession::build_head() {
   const std::string_view method = h.method.in(base);
   r.method = sdk::to_c(method);
   r.uri = sdk::to_c(h.target.in(base));
-  r.protocol = sdk::to_c(h.minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
+  // The version as processed ("HTTP/1.2" is served as 1.1); the bytes of
+  // the request line when they say the same, so the core copies nothing
+  // more (r.storage).
+  const std::string_view version = h.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  const std::string_view sent(base + h.target.off + h.target.len + 1, version.size());
+  r.protocol = sdk::to_c(sent == version ? sent : version);
   r.scheme = sdk::to_c("http");
   head_request_ = method == "HEAD";
   conditional_method_ = head_request_ ? "HEAD" : method == "GET" ? "GET" : "";

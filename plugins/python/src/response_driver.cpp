@@ -143,9 +143,18 @@ bool close_body(PyObject* body, sdk::Host& host) {
   PyObject *type, *value, *tb;
   PyErr_Fetch(&type, &value, &tb);
   bool ok = true;
-  Ref close(PyObject_GetAttrString(body, "close"));
+  // A list or tuple (most bodies) has no close(). For anything else the
+  // lookup does not raise AttributeError when there is none: building and
+  // clearing that exception cost more than the rest of the request's
+  // response handling together.
+  PyObject* found = nullptr;
+  if (!PyList_CheckExact(body) && !PyTuple_CheckExact(body)) {
+    static PyObject* const name = PyUnicode_InternFromString("close");  // under the GIL, kept for good
+    if (!name || _PyObject_LookupAttr(body, name, &found) < 0) PyErr_Clear();  // as if it had none
+  }
+  Ref close(found);
   if (!close) {
-    PyErr_Clear();  // no close(): nothing to do
+    // no close(): nothing to do
   } else if (!Ref(PyObject_CallNoArgs(close.get()))) {
     log_exception(host, "python: the response iterable's close() raised");
     ok = false;

@@ -37,9 +37,13 @@ struct Fixture : ::testing::Test {
   std::vector<FakeHost::Line>& logs = fake.logs;
   UwsgiResponseWriter writer{fake.handle(conn), fake.host()};
 
-  void begin(std::string_view method = "GET", std::string_view protocol = "HTTP/1.1") {
-    writer.begin(method, protocol);
+  void begin(std::string_view method = "GET", std::string_view protocol = "HTTP/1.1",
+             std::vector<sdk::Field> request_headers = {}) {
+    request_fields.clear();
+    for (const auto& f : request_headers) request_fields.push_back(sdk::to_c(f));
+    writer.begin(method, protocol, sdk::FieldList(request_fields.data(), request_fields.size()));
   }
+  std::vector<trellis_field> request_fields;
   // StreamSink::on_start as the core calls it: a C head, valid during the call.
   Status start(std::string_view status, std::span<const sdk::Field> headers = {}) {
     std::vector<trellis_field> c;
@@ -56,6 +60,45 @@ struct Fixture : ::testing::Test {
 };
 
 using ResponseWriter = Fixture;
+
+// Conditional GET as nginx's "if_modified_since exact" and the HTTP plugin
+// do it (sdk::answers_not_modified): the matching Last-Modified of a 200
+// turns it into a 304 that keeps only what a 304 carries.
+TEST_F(ResponseWriter, MatchingIfModifiedSinceAnswersNotModified) {
+  const std::string date = "Tue, 01 Jan 2030 00:00:00 GMT";
+  begin("GET", "HTTP/1.1", {{"Host", "a"}, {"If-Modified-Since", date}});
+  ASSERT_EQ(start("200 OK", {{"Content-Type", "text/plain"}, {"Last-Modified", date}, {"ETag", "\"x\""},
+                             {"Content-Length", "5"}, {"Set-Cookie", "a=b"}}),
+            Status::ok);
+  ASSERT_EQ(writer.write("hello", true), Status::ok);
+  ASSERT_EQ(writer.finish(), Status::ok);
+  EXPECT_EQ(conn.wire, "HTTP/1.1 304 Not Modified\r\nLast-Modified: " + date + "\r\nETag: \"x\"\r\n\r\n");
+  EXPECT_EQ(writer.summary().status, 304);
+}
+
+TEST_F(ResponseWriter, ConditionalGetNeedsTheExactDateAGetAndNoEntityTag) {
+  const std::string date = "Tue, 01 Jan 2030 00:00:00 GMT";
+  struct Case {
+    std::string method;
+    std::vector<sdk::Field> fields;
+  };
+  for (const Case& c : std::vector<Case>{{"GET", {{"If-Modified-Since", "Wed, 02 Jan 2030 00:00:00 GMT"}}},
+                                         {"POST", {{"If-Modified-Since", date}}},
+                                         {"GET", {{"If-Modified-Since", date}, {"If-None-Match", "\"y\""}}},
+                                         {"GET", {}}}) {
+    FakeHost other;
+    FakeConnection& wire = other.connection();
+    UwsgiResponseWriter w{other.handle(wire), other.host()};
+    std::vector<trellis_field> cf;
+    for (const auto& f : c.fields) cf.push_back(sdk::to_c(f));
+    w.begin(c.method, "HTTP/1.1", sdk::FieldList(cf.data(), cf.size()));
+    const trellis_field out[] = {sdk::to_c(sdk::Field{"Last-Modified", date})};
+    ASSERT_EQ(w.start(sdk::ResponseHead{"200 OK", sdk::FieldList(out, 1)}), Status::ok);
+    ASSERT_EQ(w.write("hello", true), Status::ok);
+    EXPECT_TRUE(wire.wire.starts_with("HTTP/1.1 200 OK\r\n")) << c.method << " " << wire.wire;
+    EXPECT_TRUE(wire.wire.ends_with("hello"));
+  }
+}
 
 TEST_F(ResponseWriter, StreamedBodyIsCloseDelimited) {
   begin();

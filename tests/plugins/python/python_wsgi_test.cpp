@@ -530,6 +530,14 @@ TEST_F(Wsgi, CloseIsCalledAfterSuccess) {
   EXPECT_NE(logs.find("closed after 3 chunks"), std::string::npos) << logs;
 }
 
+TEST_F(Wsgi, CloseOfAListSubclassIsCalled) {
+  Result r;
+  auto logs = logs_of([&] { r = get("/close_list_subclass"); });
+  EXPECT_EQ(r.status, Status::ok);
+  EXPECT_EQ(r.response.body, "xy");
+  EXPECT_NE(logs.find("list subclass closed"), std::string::npos) << logs;
+}
+
 TEST_F(Wsgi, CloseIsCalledWhenIterationFails) {
   Result r;
   auto logs = logs_of([&] { r = get("/close_error"); });
