@@ -204,7 +204,8 @@ void Connection::pause_reading(bool paused) noexcept {
 void Connection::account(std::ptrdiff_t delta) noexcept {
   if (delta == 0) return;
   queued_->fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed);
-  host_.output_in_use().fetch_add(static_cast<std::size_t>(delta), std::memory_order_relaxed);
+  host_.output_in_use().fetch_add(static_cast<std::size_t>(delta), std::memory_order_seq_cst);
+  if (delta < 0) host_.output_released();
 }
 
 trellis_status Connection::write(const trellis_chunk* chunks, std::size_t count, bool last) noexcept {

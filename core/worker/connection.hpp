@@ -50,6 +50,8 @@ class ConnectionHost {
   virtual const ConnectionLimits& limits() const = 0;
   // Unsent bytes of every connection of the worker together.
   virtual std::atomic<std::size_t>& output_in_use() = 0;
+  // Some connection's unsent bytes went down (loop thread).
+  virtual void output_released() = 0;
   // A session opens a stream (abi.h: stream_open).
   virtual trellis_stream* open_stream(Connection& conn, const trellis_request_head* head,
                                       const trellis_stream_sink* sink, void* sink_self) = 0;

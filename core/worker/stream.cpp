@@ -491,7 +491,14 @@ std::size_t Stream::unsent() const noexcept {
   return pending_out_.load(std::memory_order_relaxed) + conn_queued_->load(std::memory_order_relaxed);
 }
 
-bool Stream::over_high_water() const noexcept { return unsent() > host_.high_water() || host_.output_over_budget(); }
+bool Stream::over_high_water() const noexcept {
+  if (unsent() > host_.high_water()) return true;
+  if (!host_.output_over_budget()) return false;
+  // Over the worker's budget: ask to be woken when it has room, then look
+  // again (the last output may have drained in between).
+  host_.output_budget_blocked();
+  return host_.output_over_budget();
+}
 
 trellis_status Stream::wait_writable() noexcept {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(host_.socket_timeout_ms());
@@ -525,8 +532,11 @@ trellis_status Stream::wait_writable() noexcept {
 
 trellis_status Stream::finish(const trellis_field* trailers, std::size_t count) noexcept {
   if (gone_.load(std::memory_order_acquire) || aborted_.load()) return TRELLIS_CLOSED;
-  if (finished_.exchange(true)) return TRELLIS_UNSUPPORTED;
+  // Refused before it counts as finished: a runtime told INVALID_ARGUMENT
+  // may still start and finish, and one that never does gets the 500 of
+  // an unanswered stream (do_done).
   if (!head_recorded_.load(std::memory_order_acquire)) return TRELLIS_INVALID_ARGUMENT;
+  if (finished_.exchange(true)) return TRELLIS_UNSUPPORTED;
   head_sent_.store(true, std::memory_order_release);
   if (loop_thread()) {
     apply_all();
@@ -635,10 +645,19 @@ void Stream::do_done() noexcept {
   if (!finished_.load() && !aborted_.load()) {
     if (!head_sent_.load() && sink_ && !gone_.load()) {
       // Never answered: the client gets a 500, not a silence.
-      trellis_response_head h{sizeof h, 0, {"500 Internal Server Error", 25}, nullptr, 0};
+      // (The same short text the protocols give for their own 500s.)
+      static constexpr std::string_view kBody = "Internal Server Error\n";
+      static const trellis_field kFields[] = {{{"Content-Type", 12}, {"text/plain; charset=utf-8", 25}},
+                                              {{"Content-Length", 14}, {"22", 2}}};
+      trellis_response_head h{sizeof h, 0, {"500 Internal Server Error", 25}, kFields, 2};
+      trellis_chunk body{};
+      body.kind = TRELLIS_CHUNK_BYTES;
+      body.data = kBody.data();
+      body.len = kBody.size();
       finished_.store(true);
       head_sent_.store(true);
-      if (do_start(&h) != TRELLIS_OK || do_finish(nullptr, 0) != TRELLIS_OK) do_abort();
+      if (do_start(&h) != TRELLIS_OK || do_write(&body, 1, true) != TRELLIS_OK || do_finish(nullptr, 0) != TRELLIS_OK)
+        do_abort();
     } else if (!aborted_.exchange(true)) {
       // Started but unfinished: it must not look complete.
       do_abort();
@@ -755,7 +774,7 @@ void Stream::output_drained() noexcept {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (waiting_writer_) changed_.notify_all();
-    if (writable_wanted_ && unsent() <= host_.low_water()) {
+    if (writable_wanted_ && unsent() <= host_.low_water() && !host_.output_over_budget()) {
       writable_wanted_ = false;
       notify_runtime = !runtime_.blocking();
     }

@@ -74,6 +74,11 @@ class StreamHost {
   // Output queued by every connection of the worker together is over its
   // budget: writers wait as if their own output were.
   virtual bool output_over_budget() const = 0;
+  // A write of `stream` answered "again" for the worker's budget, not its
+  // own connection's queue: when the budget has room again the host calls
+  // output_drained() of every live stream (Worker::output_released), since
+  // the stream's own connection may have nothing left to drain.
+  virtual void output_budget_blocked() = 0;
   virtual int socket_timeout_ms() const = 0;
 
  protected:

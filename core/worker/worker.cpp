@@ -176,6 +176,9 @@ bool Worker::start() {
     sync_listeners();
   }
   loop_.schedule(housekeeping_, kHousekeepingMs);
+  // A writer that blocked on the budget just as the last output drained
+  // (output_released ran before its flag was set) is woken here at worst.
+  output_released();
   return !failed_;
 }
 
@@ -232,6 +235,15 @@ void Worker::collect_dead() {
 }
 
 void Worker::connection_dead(Connection& conn) { dead_.push_back(&conn); }
+
+void Worker::output_released() {
+  if (!budget_blocked_.load(std::memory_order_seq_cst)) return;
+  // Woken with room to spare (three quarters of the budget), so that
+  // writers do not wake for every packet at the limit.
+  if (output_in_use_.load(std::memory_order_seq_cst) > settings_.write_buffer * 24) return;
+  budget_blocked_.store(false, std::memory_order_seq_cst);
+  for (Stream* s = live_streams_; s; s = s->live_next) s->output_drained();
+}
 
 void Worker::on_housekeeping() {
   loop_.schedule(housekeeping_, kHousekeepingMs);

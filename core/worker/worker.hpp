@@ -100,14 +100,16 @@ class Worker final : private StreamHost, private ConnectionHost {
   std::size_t high_water() const override { return settings_.write_buffer; }
   std::size_t low_water() const override { return settings_.write_buffer / 2; }
   bool output_over_budget() const override {
-    return output_in_use_.load(std::memory_order_relaxed) > settings_.write_buffer * 32;
+    return output_in_use_.load(std::memory_order_seq_cst) > settings_.write_buffer * 32;
   }
+  void output_budget_blocked() override { budget_blocked_.store(true, std::memory_order_seq_cst); }
   int socket_timeout_ms() const override { return settings_.limits.socket_timeout_ms; }
 
   // ---- ConnectionHost ---------------------------------------------------------
   EventLoop& loop() override { return loop_; }
   const ConnectionLimits& limits() const override { return settings_.limits; }
   std::atomic<std::size_t>& output_in_use() override { return output_in_use_; }
+  void output_released() override;
   void session_returned() override { run_pending(); }
   void connection_dead(Connection& conn) override;
   void system_failure(const std::string& what) override { fail(what); }
@@ -152,6 +154,9 @@ class Worker final : private StreamHost, private ConnectionHost {
   EventLoop::Token signal_token_ = EventLoop::kNoToken;
   BodyBudget body_budget_;
   std::atomic<std::size_t> output_in_use_{0};
+  // A writer waits for the budget (output_budget_blocked): its own
+  // connection may have nothing to drain, so any progress must wake it.
+  std::atomic<bool> budget_blocked_{false};
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::vector<Connection*> dead_;
   std::vector<Connection*> collecting_;  // collect_dead's, kept for its capacity

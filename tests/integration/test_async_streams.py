@@ -244,3 +244,57 @@ def test_an_upgrade_not_offered_is_not_made(server):
     c.sendall(b"GET /upgrade HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
     assert recv_until(c, b"\r\n\r\n").startswith(b"HTTP/1.1 426 ")
     c.close()
+
+
+def test_finishing_without_a_head_is_refused_and_the_client_still_gets_an_answer(server):
+    s = server(*ASYNC, "--processes", "1")
+    assert http_get(s.port, "/finish_only") == (500, b"Internal Server Error\n")
+    assert s.wait_log("asyncapp: finish before start refused"), s.log()
+    assert http_get(s.port, "/") == (200, b"async hello")
+
+
+def test_a_writer_held_back_by_the_worker_budget_resumes_when_it_has_room(server):
+    """--write-buffer 64 KiB gives the worker 1.5 MiB of output in all. A
+    client that uploads to /echo and reads nothing fills it (asyncapp echoes
+    on regardless); another client's /big is then held back by the budget,
+    not by its own connection, and must go on once the first client leaves."""
+    s = server(*ASYNC, "--processes", "1", "--write-buffer", "65536")
+    hog = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    hog.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    piece = memoryview(b"%x\r\n%s\r\n" % (65536, b"e" * 65536))
+    hog.setblocking(False)
+    pushed = offset = 0
+    deadline = time.monotonic() + 5
+    while pushed < (40 << 20) and time.monotonic() < deadline:
+        try:
+            sent = hog.send(piece[offset:])
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        pushed += sent
+        offset = (offset + sent) % len(piece)
+    assert pushed > (4 << 20), f"only {pushed} bytes went in"
+    size = 3000000
+    big = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    big.sendall(b"GET /big/%d HTTP/1.1\r\nHost: t\r\n\r\n" % size)
+    got = b""
+    big.settimeout(1.5)
+    try:
+        while True:
+            chunk = big.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except socket.timeout:
+        pass
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert len(body) < size, "the budget did not hold the response back"
+    vanish(hog)
+    big.settimeout(20)
+    while len(body) < size:
+        chunk = big.recv(65536)
+        assert chunk, f"the response stopped at {len(body)} of {size} bytes"
+        body += chunk
+    assert body == b"x" * size
+    big.close()

@@ -12,6 +12,8 @@
 //   /big/N          N bytes of 'x', written in 64 KiB pieces as the
 //                   connection drains (waits for WRITABLE after "again")
 //   /count          how many streams this worker holds now
+//   /finish_only    calls finish() without start() (refused), then done():
+//                   the core answers the unanswered stream with a 500
 //   /upgrade        with "Upgrade: echo" offered: 101, then echoes every
 //                   message back; "bye" is answered with "bye" and the
 //                   end of the connection. Without the offer: 426.
@@ -56,6 +58,12 @@ class AsyncApp final : public trellis::sdk::Plugin, public trellis::sdk::Runtime
 
   Status on_request(Stream stream, int) noexcept override {
     std::string_view path = stream.request().path;
+    if (path == "/finish_only") {
+      const bool refused = stream.finish() == Status::invalid_argument;
+      host_.logf(LogLevel::info, "asyncapp: finish before start %s", refused ? "refused" : "accepted");
+      stream.done();
+      return Status::ok;
+    }
     if (path == "/count") {
       char text[32];
       int n = std::snprintf(text, sizeof text, "%zu", held_.size());
