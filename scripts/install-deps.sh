@@ -2,7 +2,8 @@
 # Installs what trellis needs from Debian 12's packages.
 #   scripts/install-deps.sh          build and run dependencies
 #   scripts/install-deps.sh --test   also what the test suite and benchmarks use
-# Quiet: one line; apt's output goes to a log, printed only if it fails.
+# Quiet: one line; apt's output goes to build/install-deps.log, printed only
+# if it fails.
 # Does nothing when everything is installed; root or a user with sudo.
 # Starts no service: the tests need nginx's binary, not a system nginx on
 # port 80 (see below).
@@ -76,7 +77,8 @@ install_packages() {
       -o Dpkg::Use-Pty=0 "${missing[@]}"
 }
 
-log=$(mktemp "${TMPDIR:-/tmp}/trellis-install-deps.XXXXXX.log")
+mkdir -p build
+log=build/install-deps.log
 before=$(installed)
 step "$log" "Installing ${#missing[@]} Debian packages $purpose (apt-get)" install_packages
 remove_policy
@@ -95,11 +97,9 @@ if command -v systemctl >/dev/null; then
       disabled+=("$unit")
     else
       echo "install-deps: could not disable $unit, which starts at boot (see $log)" >&2
-      keep_log=true
     fi
   done
   if (( ${#disabled[@]} )); then
     echo "Disabled at boot what those packages enabled: ${disabled[*]} (trellis's tests start their own)"
   fi
 fi
-${keep_log:-false} || rm -f "$log"
