@@ -49,9 +49,10 @@ fi
 # container's own one is left alone).
 policy=/usr/sbin/policy-rc.d
 own_policy=false
+# Its output (sudo's warnings, say) goes to the log too.
 remove_policy() {
   if $own_policy; then
-    "${sudo[@]}" rm -f "$policy"
+    "${sudo[@]}" rm -f "$policy" >>"$log" 2>&1
     own_policy=false
   fi
 }

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 scripts/install-deps.sh
 # Only what serving needs; scripts/test.sh builds the rest. The estimate:
-# 150 s of CPU time measured for a clean build (GCC 12, -O3).
-build "Building trellis and its python and http plugins (the first build takes about 2 minutes on 2 cores)" \
+# 146 s of CPU time for a clean build (GCC 12, -O3), 64 s on a fresh
+# Debian 12 with 2 cores (more when they are busy).
+build "Building trellis and its python and http plugins (the first build takes about a minute on 2 cores)" \
   trellis python_plugin http_plugin
 addr=${EXAMPLE_ADDR:-127.0.0.1:8080}
 echo "Serving examples/hello.py on http://$addr/ (try: curl http://$addr/); Ctrl-C stops it."
