@@ -93,7 +93,15 @@ if command -v systemctl >/dev/null; then
   # shellcheck disable=SC2086  # package names have no blanks
   for unit in $(dpkg-query -L $new 2>/dev/null |
                   sed -n -E 's@^(/usr)?/lib/systemd/system/([^/@]+\.(service|socket|timer|path))$@\2@p' | sort -u); do
-    [[ $(systemctl is-enabled "$unit" 2>/dev/null) == enabled ]] || continue
+    # As root, like the disabling: in a chroot an unprivileged systemctl
+    # cannot see that it is in one (/proc/1/root) and asks a systemd that
+    # is not there.
+    state=$("${sudo[@]}" systemctl is-enabled "$unit" 2>>"$log" || true)
+    if [[ -z $state ]]; then
+      echo "install-deps: could not tell whether $unit starts at boot (see $log)" >&2
+      continue
+    fi
+    [[ $state == enabled ]] || continue
     if "${sudo[@]}" systemctl disable "$unit" >>"$log" 2>&1; then
       disabled+=("$unit")
     else
