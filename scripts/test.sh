@@ -9,6 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+# Nothing ends this script silently: a failing step prints its log, and any
+# other command that stops it (set -e) says where.
+trap 'echo "scripts/test.sh: stopped at line $LINENO (exit status $?)" >&2' ERR
 started=$SECONDS
 scripts/install-deps.sh --test
 # The estimate: 335 to 400 s of CPU time for a clean build (GCC 12, -O3);
@@ -54,7 +57,7 @@ totals=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' bui
 failed_tests=$(sed -n -E '/^The following tests FAILED:/,$ s/^[[:space:]]*[0-9]+ - (.*)$/\1/p' build/ctest.log |
                sed 's/ (Failed)$//')
 # Tests whose first run failed but not their second.
-retried=$(grep -E 'Test +#[0-9]+: .*\*\*\*' build/ctest.log | sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' | sort -u |
+retried=$({ grep -E 'Test +#[0-9]+: .*\*\*\*' build/ctest.log || true; } | sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/' | sort -u |
           while read -r name; do awk -v n="$name" '$1 == n { f = 1 } END { exit !f }' <<<"$failed_tests" || echo "$name"; done |
           paste -sd, - | sed 's/,/, /g')
 # The failed tests on one line: the first ten, then how many more.
