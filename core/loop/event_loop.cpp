@@ -137,6 +137,13 @@ void EventLoop::run_timers() {
   while (Timer* t = timers_.pop_due(now)) t->fn(t->arg);
 }
 
+std::int64_t EventLoop::next_wait_ms() const {
+  if (has_posted_.load(std::memory_order_acquire)) return 0;
+  std::int64_t due = timers_.next_due();
+  if (due < 0) return -1;
+  return std::max<std::int64_t>(0, due - monotonic_ms());
+}
+
 bool EventLoop::run_once(int max_wait_ms) {
   int timeout = max_wait_ms;
   if (has_posted_.load(std::memory_order_acquire)) timeout = 0;

@@ -63,6 +63,13 @@ class EventLoop {
   // timers and posted calls. False with errno set when epoll_wait failed.
   bool run_once(int max_wait_ms);
 
+  // For an outer loop that embeds this one: its epoll descriptor (polls
+  // readable when a turn has descriptor events or posted calls), and how
+  // long it may wait before the next turn (0: posted work; the next timer;
+  // -1: no timer).
+  int fd() const { return epoll_fd_; }
+  std::int64_t next_wait_ms() const;
+
  private:
   struct Slot {
     Handler* handler = nullptr;

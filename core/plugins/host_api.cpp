@@ -128,6 +128,14 @@ trellis_host_api make_api() {
   };
   a.now_ms = [](trellis_host*) -> uint64_t { return static_cast<uint64_t>(monotonic_ms()); };
   a.on_loop_thread = [](trellis_host*) -> int { return worker_on_loop() ? 1 : 0; };
+  a.loop_fd = [](trellis_host*) -> int {
+    Worker* w = worker_on_loop();
+    return w ? w->event_loop().fd() : -1;
+  };
+  a.loop_turn = [](trellis_host*) -> int64_t {
+    Worker* w = worker_on_loop();
+    return w ? w->embedded_turn() : TRELLIS_LOOP_DONE;
+  };
 
   a.conn_write = [](trellis_conn* c, const trellis_chunk* chunks, size_t n) {
     return Connection::of(c)->write(chunks, n, false);

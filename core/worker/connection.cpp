@@ -42,7 +42,7 @@ Connection::Connection(ConnectionHost& host, int fd, const sockaddr* peer, const
   if (!peer && getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) == 0) peer = reinterpret_cast<sockaddr*>(&ss);
   if (peer) net::format_sockaddr(peer, remote_host_, remote_port_);
   info_.size = sizeof info_;
-  info_.flags = listener.socket->address.is_unix() ? TRELLIS_CONN_UNIX : 0u;
+  info_.flags = listener.socket->address.is_unix() ? static_cast<std::uint32_t>(TRELLIS_CONN_UNIX) : 0u;
   info_.remote_addr = view(remote_host_);
   info_.remote_port = view(remote_port_);
   // Streams keep these views without a copy (Stream::copy_head_into): the

@@ -790,7 +790,8 @@ void Stream::output_drained() noexcept {
 }
 
 void Stream::drain() noexcept {
-  if (runtime_.blocking() || !dispatched || runtime_done_.load()) return;
+  // After a DISCONNECT there is nothing left to drain.
+  if (runtime_.blocking() || !dispatched || runtime_done_.load() || gone_.load()) return;
   QueuedEvent q;
   q.event.type = TRELLIS_EVENT_DRAIN;
   try {

@@ -134,6 +134,8 @@ class Stream {
   trellis_status send_message(std::uint32_t flags, const trellis_chunk* chunks, std::size_t count) noexcept;
   void done() noexcept;
   bool gone() const noexcept { return gone_.load(std::memory_order_acquire); }
+  // The runtime called done(): it hears nothing more about this stream.
+  bool runtime_finished() const noexcept { return runtime_done_.load(std::memory_order_acquire); }
 
   // ---- the core (loop thread) ---------------------------------------------
   const RuntimeRef& runtime() const { return runtime_; }  // the worker's table entry, which outlives it

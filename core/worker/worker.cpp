@@ -154,11 +154,20 @@ bool Worker::start() {
     thread_hook(0, true);
     loop_serves_ = true;
   }
-  for (auto& r : runtimes_.runtimes)
+  for (auto& r : runtimes_.runtimes) {
     if (r.table->loop_start && r.table->loop_start(r.self) != TRELLIS_OK) {
       spdlog::critical("worker {}: runtime {} could not start on the loop (see above)", settings_.id, r.name);
       return false;
     }
+    if (TRELLIS_HAS_FIELD(trellis_runtime_table, r.table, run_loop) && r.table->run_loop) {
+      if (loop_driver_) {
+        spdlog::critical("worker {}: runtimes {} and {} both want to run the worker's loop; load only one of them",
+                         settings_.id, loop_driver_->name, r.name);
+        return false;
+      }
+      loop_driver_ = &r;
+    }
+  }
   listener_handlers_.resize(listeners_.size());
   listener_tokens_.assign(listeners_.size(), EventLoop::kNoToken);
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
@@ -188,21 +197,59 @@ int Worker::run() {
     return kExitSystemError;
   }
   slot_.ready.store(1, std::memory_order_release);
-  while (!drained()) {
-    if (!loop_.run_once(-1)) fail("epoll_wait");
-    run_pending();
-    if (failed_) {
-      // What no runtime holds goes now; the rest once its stream is over.
-      std::vector<Connection*> idle;
-      for (auto& [c, owned] : connections_)
-        if (!c->has_streams()) idle.push_back(c);
-      for (auto* c : idle) c->close(TRELLIS_CLOSE_ABORT);
+  if (loop_driver_) {
+    trellis_status st = loop_driver_->table->run_loop(loop_driver_->self);
+    if (st != TRELLIS_OK) {
+      spdlog::critical("worker {}: runtime {} stopped running the loop ({}); this worker stops and the master "
+                       "starts another",
+                       settings_.id, loop_driver_->name, sdk::to_string(static_cast<sdk::Status>(st)));
+      failed_ = true;
+    } else if (!drained()) {
+      spdlog::critical("worker {}: runtime {} stopped running the loop before the worker drained; this worker "
+                       "stops and the master starts another",
+                       settings_.id, loop_driver_->name);
+      failed_ = true;
     }
-    collect_dead();
+    loop_driver_ = nullptr;
+  } else {
+    while (!drained()) turn(-1);
   }
   if (loop_serves_) thread_hook(0, false);
   pool_.reset();
   return failed_ ? kExitSystemError : 0;
+}
+
+void Worker::turn(int max_wait_ms) {
+  in_turn_ = true;
+  turn_requested_ = false;
+  run_pending();  // queued by runtime code between turns (a driven loop)
+  if (!loop_.run_once(max_wait_ms)) fail("epoll_wait");
+  run_pending();
+  if (failed_) {
+    // What no runtime holds goes now; the rest once its stream is over.
+    std::vector<Connection*> idle;
+    for (auto& [c, owned] : connections_)
+      if (!c->has_streams()) idle.push_back(c);
+    for (auto* c : idle) c->close(TRELLIS_CLOSE_ABORT);
+  }
+  collect_dead();
+  in_turn_ = false;
+}
+
+std::int64_t Worker::embedded_turn() {
+  if (!in_turn_) {
+    if (drained()) return TRELLIS_LOOP_DONE;
+    turn(0);
+    if (drained()) return TRELLIS_LOOP_DONE;
+  }
+  if (!pending_dispatch_.empty() || !pending_events_.empty() || !dead_.empty()) return 0;
+  return loop_.next_wait_ms();
+}
+
+void Worker::request_turn() {
+  if (!loop_driver_ || in_turn_ || turn_requested_) return;
+  // A posted no-op writes the loop's eventfd, which is in its epoll set.
+  if (loop_.post([](void*) {}, nullptr)) turn_requested_ = true;
 }
 
 void Worker::fail(const std::string& what) {
@@ -300,6 +347,7 @@ void Worker::queue_dispatch(Stream& s) {
   s.hold();
   try {
     pending_dispatch_.push_back(&s);
+    request_turn();
   } catch (...) {
     s.release();
     s.abort();
@@ -311,6 +359,7 @@ void Worker::queue_event(Stream& s, QueuedEvent&& event) {
   s.hold();
   try {
     pending_events_.push_back({&s, std::move(event)});
+    request_turn();
   } catch (...) {
     s.release();
     throw;  // the stream's caller handles it
@@ -376,7 +425,8 @@ void Worker::start_request(Stream& s) {
 
 void Worker::deliver_event(Stream& s, QueuedEvent& q) {
   const RuntimeRef& r = s.runtime();
-  if (!s.dispatched || !r.table->on_event) return;
+  // Nothing after done(): the runtime may have freed what it kept for it.
+  if (!s.dispatched || !r.table->on_event || s.runtime_finished()) return;
   if (q.data_owned) {
     q.event.data = q.owned.data();
     q.event.len = q.owned.size();

@@ -60,6 +60,10 @@ class Worker final : private StreamHost, private ConnectionHost {
   // a failed system call). Returns the process exit code: 0, or
   // kExitSystemError after a failure it logged.
   int run();
+  // For a runtime that drives the loop (run_loop): one turn that does not
+  // wait; ms until the next is wanted regardless of the loop's fd (0, -1:
+  // nothing due), or TRELLIS_LOOP_DONE once the worker has drained.
+  std::int64_t embedded_turn();
 
   // The worker of this process while run() runs (the host API's loop
   // services find it here), else nullptr.
@@ -118,6 +122,12 @@ class Worker final : private StreamHost, private ConnectionHost {
   void fail(const std::string& what);
   bool drained();
   void run_pending();
+  // One pass of the worker's loop: waits at most max_wait_ms (-1: until
+  // something happens), dispatches, collects closed connections.
+  void turn(int max_wait_ms);
+  // Work queued outside a turn while a runtime drives the loop: make the
+  // loop's fd poll readable so that the driver calls loop_turn soon.
+  void request_turn();
   void start_request(Stream& s);
   void deliver_event(Stream& s, QueuedEvent& e);
   void dispatch_blocking(Stream& s);
@@ -165,6 +175,11 @@ class Worker final : private StreamHost, private ConnectionHost {
   std::vector<Stream*> pending_dispatch_;
   std::deque<PendingEvent> pending_events_;
   bool dispatching_ = false;
+  // A runtime runs the loop (run_loop); between its turns runtime code on
+  // the loop thread may queue work nobody would otherwise wake up for.
+  const RuntimeRef* loop_driver_ = nullptr;
+  bool in_turn_ = false;
+  bool turn_requested_ = false;
   std::unique_ptr<AppThreadPool> pool_;
   std::unique_ptr<LockedAcceptor> acceptor_;
   bool draining_ = false;

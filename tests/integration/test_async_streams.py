@@ -16,6 +16,24 @@ from conftest import TEST_PLUGIN_DIR, http_get, wait_until
 ASYNC = ["--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "asyncapp", "--plugin", "http"]
 
 
+@pytest.fixture(params=["core loop", "driven loop"])
+def server(request, server):
+    """Every test twice: with the core running the worker's loop, and with
+    asyncapp running it inside a poll() loop of its own (Runtime::run_loop,
+    the way an asyncio runtime embeds it)."""
+    if request.param == "core loop":
+        return server
+
+    def start(*args, **kw):
+        kw["env"] = {**kw.get("env", {}), "ASYNCAPP_DRIVES_LOOP": "1"}
+        s = server(*args, **kw)
+        if "asyncapp" in args:
+            assert s.wait_log("asyncapp: running the worker's loop in its own"), s.log()
+        return s
+
+    return start
+
+
 def count(port):
     return int(http_get(port, "/count")[1])
 
@@ -298,3 +316,27 @@ def test_a_writer_held_back_by_the_worker_budget_resumes_when_it_has_room(server
         body += chunk
     assert body == b"x" * size
     big.close()
+
+
+def test_pipelined_requests_answered_one_after_another_all_come_back_promptly(server):
+    """Each answer lets the protocol open the next pipelined request. In
+    the driven loop those answers come from the runtime's own timers,
+    between the worker's turns: the request opened there must wake the
+    loop at once, not wait for its next timer (about a second each)."""
+    s = server(*ASYNC, "--processes", "1")
+    n = 20
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    c.sendall(b"GET /delay/1 HTTP/1.1\r\nHost: t\r\n\r\n" * n)
+    deadline = time.monotonic() + 8
+    data = b""
+    while data.count(b"delayed 1") < n and time.monotonic() < deadline:
+        c.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = c.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    c.close()
+    assert data.count(b"HTTP/1.1 200 OK") == n and data.count(b"delayed 1") == n, data[-300:]

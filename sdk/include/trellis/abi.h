@@ -261,6 +261,9 @@ enum {
   TRELLIS_CLOSE_ABORT = 2
 };
 
+/* loop_turn's answer when the worker is done: run_loop returns. */
+#define TRELLIS_LOOP_DONE (-2)
+
 /* epoll-style interest and readiness for watch_fd. */
 enum { TRELLIS_WATCH_READ = 1u, TRELLIS_WATCH_WRITE = 4u, TRELLIS_WATCH_ERROR = 8u, TRELLIS_WATCH_HANGUP = 16u };
 
@@ -310,6 +313,17 @@ typedef struct trellis_host_api {
   uint64_t (*now_ms)(trellis_host* host);
   /* Non-zero on the worker's loop thread. */
   int (*on_loop_thread)(trellis_host* host);
+  /* For a runtime that drives the loop (trellis_runtime_table.run_loop).
+     Loop thread. A descriptor that polls readable (level-triggered) while
+     the worker's loop has descriptor events or posted calls to dispatch;
+     -1 outside a worker. Watch it, never read or close it. */
+  int (*loop_fd)(trellis_host* host);
+  /* Loop thread, inside run_loop only. One turn of the worker's loop that
+     does not wait: ready descriptors, due timers, posted calls. Returns the
+     milliseconds after which it wants another turn even if loop_fd stays
+     quiet (0: at once; -1: nothing is due), or TRELLIS_LOOP_DONE: the
+     worker has drained (or failed) and run_loop must return. */
+  int64_t (*loop_turn)(trellis_host* host);
 
   /* --- connections: protocol sessions, loop thread ------------------ */
   /* Queues bytes (copied) or file ranges (the fd duplicated) to send, in
@@ -523,6 +537,14 @@ typedef struct trellis_runtime_table {
   void (*on_event)(void* self, trellis_stream* stream, const trellis_event* event);
   /* Loop thread: the worker drains; it exits once every stream is done. */
   void (*on_drain)(void* self);
+  /* Optional (NULL: the core runs its loop itself). Loop thread, after
+     loop_start: the runtime runs the worker's loop inside its own event
+     loop (an asyncio loop): it watches host loop_fd, calls loop_turn when
+     that polls readable and once the delay loop_turn returned has passed,
+     and returns when loop_turn returns TRELLIS_LOOP_DONE. OK, or an error
+     (logged by the runtime): the worker stops and the master starts
+     another. At most one loaded runtime may drive the loop. */
+  trellis_status (*run_loop)(void* self);
 } trellis_runtime_table;
 
 typedef struct trellis_lock_engine_table {

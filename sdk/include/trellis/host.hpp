@@ -140,6 +140,15 @@ class Host {
   std::uint64_t now_ms() const noexcept { return api_->now_ms(host_); }
   bool on_loop_thread() const noexcept { return api_->on_loop_thread(host_) != 0; }
 
+  // -- For a runtime that drives the loop (Runtime::drives_loop) ------------
+  // Loop thread: polls readable while the loop has work; -1 outside a worker.
+  int loop_fd() const noexcept { return api_->loop_fd(host_); }
+  // Loop thread, inside Runtime::run_loop: one turn that does not wait. The
+  // milliseconds until it wants another turn (0: at once, -1: nothing due),
+  // or loop_done: return from run_loop.
+  static constexpr std::int64_t loop_done = TRELLIS_LOOP_DONE;
+  std::int64_t loop_turn() const noexcept { return api_->loop_turn(host_); }
+
   const trellis_host_api* api() const noexcept { return api_; }
   trellis_host* raw() const noexcept { return host_; }
 

@@ -54,6 +54,16 @@ class Runtime {
   // Loop thread: the worker drains; it exits once every stream is done.
   virtual void on_drain() noexcept {}
 
+  // True: this runtime runs the worker's loop inside its own (run_loop).
+  virtual bool drives_loop() const noexcept { return false; }
+
+  // Loop thread, after loop_start, when drives_loop(): run the runtime's
+  // event loop with the worker's embedded: watch Host::loop_fd(), call
+  // Host::loop_turn() when it polls readable and once the delay it returned
+  // has passed; return when it returns Host::loop_done. Anything but ok
+  // stops the worker (the master starts another).
+  virtual Status run_loop() noexcept { return Status::invalid_argument; }
+
  protected:
   ~Runtime() = default;
 };

@@ -18,9 +18,19 @@
 //                   message back; "bye" is answered with "bye" and the
 //                   end of the connection. Without the offer: 426.
 //   anything else   "async hello"
+//
+// With ASYNCAPP_DRIVES_LOOP=1 in its environment it runs the worker's loop
+// inside a poll() loop of its own (Runtime::run_loop, as an asyncio runtime
+// does), and /delay/MS is then answered from that outer loop's timers, so
+// between the worker's turns: the core must notice work queued there.
 #include <trellis/plugin.hpp>
 
+#include <poll.h>
+
+#include <cerrno>
 #include <chrono>
+#include <climits>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -51,10 +61,37 @@ struct Held {
 
 class AsyncApp final : public trellis::sdk::Plugin, public trellis::sdk::Runtime {
  public:
-  explicit AsyncApp(Host host) : host_(host) {}
+  explicit AsyncApp(Host host) : host_(host), drives_loop_(std::getenv("ASYNCAPP_DRIVES_LOOP") != nullptr) {}
   trellis::sdk::Runtime* runtime() noexcept override { return this; }
   bool blocking() const noexcept override { return false; }
   Status load_application() noexcept override { return Status::ok; }
+  bool drives_loop() const noexcept override { return drives_loop_; }
+
+  Status run_loop() noexcept override {
+    host_.log(LogLevel::info, "asyncapp: running the worker's loop in its own");
+    const int fd = host_.loop_fd();
+    for (;;) {
+      std::int64_t wait = host_.loop_turn();
+      if (wait == Host::loop_done) return Status::ok;
+      const auto now = std::chrono::steady_clock::now();
+      if (!outer_timers_.empty()) {
+        auto until = std::chrono::duration_cast<std::chrono::milliseconds>(outer_timers_.begin()->first - now).count();
+        until = until < 0 ? 0 : until;
+        if (wait < 0 || until < wait) wait = until;
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, wait < 0 ? -1 : static_cast<int>(wait < INT_MAX ? wait : INT_MAX)) < 0 && errno != EINTR) {
+        host_.log(LogLevel::error, "asyncapp: poll failed");
+        return Status::io_error;
+      }
+      // The outer loop's own work, between the worker's turns.
+      while (!outer_timers_.empty() && outer_timers_.begin()->first <= std::chrono::steady_clock::now()) {
+        Held* h = outer_timers_.begin()->second;
+        outer_timers_.erase(outer_timers_.begin());
+        on_timer(h);
+      }
+    }
+  }
 
   Status on_request(Stream stream, int) noexcept override {
     std::string_view path = stream.request().path;
@@ -77,7 +114,10 @@ class AsyncApp final : public trellis::sdk::Plugin, public trellis::sdk::Runtime
     held_[stream.raw()] = h;
     if (path.starts_with("/delay/")) {
       h->n = std::atol(std::string(path.substr(7)).c_str());
-      host_.timer_start(static_cast<std::uint64_t>(h->n), &AsyncApp::on_timer, h);
+      if (drives_loop_)
+        outer_timers_.emplace(std::chrono::steady_clock::now() + std::chrono::milliseconds(h->n), h);
+      else
+        host_.timer_start(static_cast<std::uint64_t>(h->n), &AsyncApp::on_timer, h);
     } else if (path.starts_with("/thread/")) {
       h->kind = Kind::thread;
       h->n = std::atol(std::string(path.substr(8)).c_str());
@@ -152,7 +192,8 @@ class AsyncApp final : public trellis::sdk::Plugin, public trellis::sdk::Runtime
       case Event::Type::disconnect:
         host_.logf(LogLevel::info, "asyncapp: disconnect on %s",
                    h->kind == Kind::hold ? "/hold" : h->kind == Kind::stall ? "/stall" : "a request");
-        finish(h);
+        // A timer or a thread still holds a delayed one: it finishes it.
+        if (h->kind != Kind::delay && h->kind != Kind::thread) finish(h);
         break;
       case Event::Type::drain:
         if (h->kind == Kind::stall) {
@@ -223,6 +264,8 @@ class AsyncApp final : public trellis::sdk::Plugin, public trellis::sdk::Runtime
   }
 
   Host host_;
+  const bool drives_loop_;
+  std::multimap<std::chrono::steady_clock::time_point, Held*> outer_timers_;  // run_loop's own timers
   std::unordered_map<trellis_stream*, Held*> held_;  // loop thread only
 };
 

@@ -96,6 +96,8 @@ struct RuntimeBridge {
       b->runtime->on_event(Stream(b->api, stream), Event::from(event));
     };
     table.on_drain = [](void* self) noexcept { static_cast<RuntimeBridge*>(self)->runtime->on_drain(); };
+    if (r->drives_loop())
+      table.run_loop = [](void* self) noexcept { return to_c(static_cast<RuntimeBridge*>(self)->runtime->run_loop()); };
   }
 };
 
