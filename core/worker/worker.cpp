@@ -155,7 +155,11 @@ bool Worker::start() {
     loop_serves_ = true;
   }
   for (auto& r : runtimes_.runtimes) {
-    if (r.table->loop_start && r.table->loop_start(r.self) != TRELLIS_OK) {
+    if (trellis_status st = r.table->loop_start ? r.table->loop_start(r.self) : TRELLIS_OK; st != TRELLIS_OK) {
+      // APP_ERROR: the application refused to start (an ASGI lifespan
+      // startup that failed): like an application that cannot be loaded,
+      // the master stops instead of respawning it in a loop.
+      app_failed_ = st == TRELLIS_APP_ERROR;
       spdlog::critical("worker {}: runtime {} could not start on the loop (see above)", settings_.id, r.name);
       return false;
     }
@@ -194,7 +198,7 @@ bool Worker::start() {
 int Worker::run() {
   if (!start()) {
     if (loop_serves_) thread_hook(0, false);
-    return kExitSystemError;
+    return app_failed_ ? kExitAppLoadFailed : kExitSystemError;
   }
   slot_.ready.store(1, std::memory_order_release);
   if (loop_driver_) {

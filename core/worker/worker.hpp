@@ -183,6 +183,7 @@ class Worker final : private StreamHost, private ConnectionHost {
   std::unique_ptr<AppThreadPool> pool_;
   std::unique_ptr<LockedAcceptor> acceptor_;
   bool draining_ = false;
+  bool app_failed_ = false;  // a runtime's loop_start said APP_ERROR
   bool failed_ = false;
   bool loop_serves_ = false;   // --threads 1: the loop thread runs blocking runtimes
   bool accepting_ = true;      // capacity left to accept (threads free)
