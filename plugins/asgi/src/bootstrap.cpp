@@ -68,7 +68,7 @@ class Lifespan:
             if not self.startup_done.done():
                 if self.mode == "auto":
                     self.supported = False
-                    self.log(1, "asgi: the application does not support lifespan (%s: %s); going on without it"
+                    self.log(2, "asgi: the application does not support lifespan (%s: %s); going on without it"
                              % (type(e).__name__, e))
                     self._settle(self.startup_done, None)
                 else:
