@@ -85,17 +85,17 @@ async def wait_file(name, timeout=30.0):
 
 async def read_body(receive, log=None):
     """Every http.request event until more_body is false: (body, events)."""
-    body, events = b"", []
+    pieces, events = [], []
     while True:
         m = await receive()
         events.append(m)
         if log:
             note(log, event=m)
         if m["type"] != "http.request":
-            return body, events
-        body += m.get("body", b"")
+            return b"".join(pieces), events
+        pieces.append(m.get("body", b""))
         if not m.get("more_body", False):
-            return body, events
+            return b"".join(pieces), events
 
 
 async def respond(send, body=b"", status=200, headers=None, length=True):

@@ -23,7 +23,7 @@ import hashlib
 async def app(scope, receive, send):
     if await lifespan(scope, receive, send):
         return
-    body, events = b"", []
+    h, length, events = hashlib.sha256(), 0, []
     while True:
         m = await receive()
         note("events.log", type=m["type"], body=m.get("body", b"")[:64], size=len(m.get("body", b"")),
@@ -31,10 +31,11 @@ async def app(scope, receive, send):
         events.append({"type": m["type"], "size": len(m.get("body", b"")), "more_body": m.get("more_body", False)})
         if m["type"] != "http.request":
             break
-        body += m.get("body", b"")
+        h.update(m.get("body", b""))
+        length += len(m.get("body", b""))
         if not m.get("more_body", False):
             break
-    await respond_json(send, {"length": len(body), "sha256": hashlib.sha256(body).hexdigest(), "events": events})
+    await respond_json(send, {"length": length, "sha256": h.hexdigest(), "events": events})
 '''
 
 
@@ -176,8 +177,14 @@ async def app(scope, receive, send):
         return
     note("held.log", path=scope["path"])
     await wait_file("release")
-    body, _ = await read_body(receive)
-    await respond_json(send, {"length": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+    h, n = hashlib.sha256(), 0
+    while True:
+        m = await receive()
+        h.update(m.get("body", b""))
+        n += len(m.get("body", b""))
+        if not m.get("more_body", False):
+            break
+    await respond_json(send, {"length": n, "sha256": h.hexdigest()})
 ''')
     total = 64 << 20
     c = socket.create_connection(("127.0.0.1", s.port), timeout=30)
