@@ -93,7 +93,7 @@ rounds() {
   for s in "${SERVERS[@]}"; do wrk "$@" -d1s "http://127.0.0.1:${s##*:}/" >/dev/null; done   # warm-up
   for ((round = 1; round <= ROUNDS; round++)); do
     for ((i = 0; i < n; i++)); do
-      s=${SERVERS[(i + round) % n]}
+      s=${SERVERS[(i + round - 1) % n]}
       CPU_OF=${MASTER[${s##*:}]} run_wrk "$table" "$scenario" "${s%:*}" $round "http://127.0.0.1:${s##*:}/" "$@"
     done
   done
@@ -133,6 +133,7 @@ else
   echo "**trellis is NOT measured: $why_not.** The tables below compare uvicorn and hypercorn only."
 fi
 echo "uvicorn $("$PY" -c 'import uvicorn; print(uvicorn.__version__)') (--loop uvloop --http httptools), hypercorn $("$PY" -c 'import importlib.metadata as m; print(m.version("hypercorn"))') (-k uvloop), $("$PY" --version)"
+echo "$(nproc) CPUs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (wrk shares the CPUs with the servers)"
 echo
 
 start_all asgi_hello
@@ -165,6 +166,8 @@ for line in open(sys.argv[1]):
 for server, values in rps.items():
     print(f"| {server} | {statistics.median(values) / float(sys.argv[2]):.2f} |")
 PY
+echo
+echo "(load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 echo "**Idle RSS after the hello rounds (MiB)**"
 echo
