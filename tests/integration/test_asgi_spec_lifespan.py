@@ -16,6 +16,8 @@ import signal
 import socket
 import time
 
+import pytest
+
 from asgi_spec_support import UVICORN, asgi, dec, http_request_bytes  # noqa: F401
 from conftest import http_get, wait_until
 from wsgi_support import RawConnection
@@ -183,21 +185,51 @@ async def app(scope, receive, send):
 '''
 
 
-def test_a_failed_startup_stops_the_server_with_the_message(asgi):
-    s = asgi(FAILING_APP, wait=False)
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_failed_startup_stops_the_server_with_the_message(asgi, processes):
+    s = asgi(FAILING_APP, wait=False, processes=processes)
     # the server exits by itself, not successfully
     assert wait_until(lambda: s.proc.poll() is not None, timeout=30), s.log()
     assert s.proc.returncode != 0
     # "the server should log/print the message provided and then exit"
     assert "cannot reach the database XYZZY-42" in s.log(), s.log()
-    # no respawn loop: startup was tried once (one worker)
-    assert [n["event"] for n in s.notes("lifespan.log")] == ["lifespan.startup"]
+    # no respawn loop: startup was tried at most once per worker
+    tries = [n["event"] for n in s.notes("lifespan.log")]
+    assert tries and set(tries) == {"lifespan.startup"} and len(tries) <= processes, tries
     # nothing ever served
     try:
         status = http_get(s.port, "/", timeout=2)[0]
     except OSError:
         status = None
     assert status is None
+
+
+SHUTDOWN_FAILING_APP = r'''
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            m = await receive()
+            note("lifespan.log", event=m["type"])
+            if m["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.failed", "message": "could not flush the queue QX-77"})
+                return
+    await read_body(receive)
+    await respond(send, b"up")
+'''
+
+
+def test_a_failed_shutdown_is_logged_and_the_server_still_exits(asgi):
+    """"If a server sees this it should log/print the message provided and
+    then terminate"."""
+    s = asgi(SHUTDOWN_FAILING_APP)
+    from conftest import http_get as get
+    assert get(s.port, "/") == (200, b"up")
+    s.send(signal.SIGTERM)
+    assert wait_until(lambda: s.proc.poll() is not None, timeout=20), s.log()
+    assert "could not flush the queue QX-77" in s.log(), s.log()
+    assert [n["event"] for n in s.notes("lifespan.log")] == ["lifespan.startup", "lifespan.shutdown"]
 
 
 RAISING_APP = r'''
