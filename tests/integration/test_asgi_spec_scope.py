@@ -223,3 +223,29 @@ def test_the_scope_is_json_like_no_surprising_types(asgi):
                       ("raw_path", bytes), ("query_string", bytes)):
         assert isinstance(scope[key], kind), (key, scope[key])
     assert isinstance(scope.get("root_path", ""), str)  # optional, "" when missing
+
+
+def test_path_is_not_normalised(asgi):
+    """path is the request target as sent, only decoded: no dot-segment
+    removal, no merged slashes (that is the application's business)."""
+    s = asgi(ECHO_APP)
+    scope, _, _, _ = echo(s.port, target="/a/./b/../c//d/")
+    assert scope["path"] == "/a/./b/../c//d/"
+    assert scope["raw_path"] == b"/a/./b/../c//d/"
+
+
+def test_an_absolute_form_target_gives_the_path_and_query(asgi):
+    """RFC 9112 3.2.2: a server must accept the absolute form; the scope
+    still has only the path and the query string."""
+    s = asgi(ECHO_APP)
+    scope, _, _, _ = echo(s.port, target="http://example.com/abs/p%20q?x=1")
+    assert scope["path"] == "/abs/p q"
+    assert scope["query_string"] == b"x=1"
+
+
+def test_header_values_lose_surrounding_whitespace_only(asgi):
+    """RFC 9110 5.5 / RFC 9112 5: a field value excludes the leading and
+    trailing whitespace around it (inner whitespace is part of it)."""
+    s = asgi(ECHO_APP)
+    scope, _, _, _ = echo(s.port, headers=[("X-Pad", "   inner  spaces kept \t")])
+    assert [v for n, v in scope["headers"] if n == b"x-pad"] == [b"inner  spaces kept"]
