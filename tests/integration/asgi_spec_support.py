@@ -25,13 +25,10 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from conftest import BIN, Server, free_port, pid_alive, wait_for_port, wait_until
+from conftest import Server, free_port, pid_alive, wait_for_port, wait_until
 
 SERVER_KIND = os.environ.get("ASGI_SPEC_SERVER", "trellis")
 assert SERVER_KIND in ("trellis", "uvicorn"), f"ASGI_SPEC_SERVER={SERVER_KIND!r}: trellis or uvicorn"

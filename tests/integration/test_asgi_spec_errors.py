@@ -13,7 +13,7 @@ The worker survives all of these and the server logs the exception.
 """
 import pytest
 
-from asgi_spec_support import asgi, dec, http_request_bytes  # noqa: F401
+from asgi_spec_support import asgi, http_request_bytes  # noqa: F401
 from conftest import http_get
 from wsgi_support import RawConnection
 

@@ -12,15 +12,14 @@
 - scope["state"]: what startup put there is in every request's scope, as a
   shallow copy.
 """
+import json
 import signal
 import socket
-import time
 
 import pytest
 
-from asgi_spec_support import UVICORN, asgi, dec, http_request_bytes  # noqa: F401
+from asgi_spec_support import asgi, dec, http_request_bytes  # noqa: F401
 from conftest import http_get, wait_until
-from wsgi_support import RawConnection
 
 APP = r'''
 STARTED = False
@@ -104,7 +103,7 @@ def test_startup_completes_before_any_request_is_served(asgi):
     s.open_gate("startup-gate")
     assert s.wait_ready(), s.log()
     status, body = http_get(s.port, "/after")
-    assert status == 200 and dec(__import__("json").loads(body))["started"] is True
+    assert status == 200 and dec(json.loads(body))["started"] is True
     if c is not None and early is None:
         # the request that waited is answered now, after startup
         c.settimeout(10)
@@ -277,7 +276,7 @@ def test_state_from_startup_is_in_every_request_scope_as_a_shallow_copy(asgi):
     for i in range(3):
         status, body = http_get(s.port, f"/r{i}")
         assert status == 200
-        conn_outs.append(dec(__import__("json").loads(body)))
+        conn_outs.append(dec(json.loads(body)))
     first, second, third = conn_outs
     pid = first["pid"]
     assert first["state"] is not None, "no scope['state'] in the request"
@@ -298,6 +297,6 @@ def test_state_is_absent_or_empty_without_lifespan(asgi):
     gets no state, or an empty one, never one left over from elsewhere."""
     s = asgi(APP, lifespan="off")
     status, body = http_get(s.port, "/x")
-    out = dec(__import__("json").loads(body))
+    out = dec(json.loads(body))
     assert status == 200 and out["started"] is False
     assert out["state"] is None or out["state"]["keys"] == []

@@ -11,8 +11,7 @@ import os
 import socket
 import time
 
-from asgi_spec_support import ECHO_APP, asgi, dec, http_request_bytes, vanish  # noqa: F401
-from conftest import wait_until
+from asgi_spec_support import ECHO_APP, asgi, dec, http_request_bytes  # noqa: F401
 from wsgi_support import RawConnection
 
 # Notes every event in events.log as it arrives, then answers with the body's

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from asgi_spec_support import asgi, dec, http_request_bytes, recv_until  # noqa: F401
-from conftest import http_get, wait_until
+from asgi_spec_support import asgi, http_request_bytes, recv_until  # noqa: F401
+from conftest import http_get
 from wsgi_support import RawConnection
 
 # /status/N        : status N, body "status N" (none for 204/304)

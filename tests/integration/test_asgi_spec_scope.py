@@ -6,7 +6,7 @@ was called with (asgi_spec_support.ECHO_APP) and checks each key against the
 specification: types (str vs bytes vs int), decoding, order, repeats.
 """
 import http.client
-import socket
+import json
 
 import pytest
 
@@ -188,7 +188,7 @@ async def app(scope, receive, send):
         conn.request("GET", "/same")
         r = conn.getresponse()
         assert r.status == 200
-        seen.append(dec(__import__("json").loads(r.read())))
+        seen.append(dec(json.loads(r.read())))
     conn.close()
     assert [x["path"] for x in seen] == ["/same"] * 3
     assert [x["mark"] for x in seen] == [None] * 3

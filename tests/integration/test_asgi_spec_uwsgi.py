@@ -23,7 +23,6 @@ import pytest
 
 from asgi_spec_support import UVICORN, AsgiServer, dec, http_request_bytes, recv_until, vanish
 from nginx_support import nginx, require_nginx  # noqa: F401
-from conftest import wait_until
 
 pytestmark = pytest.mark.skipif(UVICORN, reason="the uwsgi protocol is trellis's; uvicorn speaks HTTP only")
 
