@@ -13,6 +13,24 @@ uvicorn, to check that they encode the specification and not a guess about
 trellis. (That switch is a validation aid for the suite's authors; CI runs
 trellis.)
 
+Cross-check against Debian's uvicorn 0.17.6 (ASGI_SPEC_SERVER=uvicorn): all
+pass but these, each for a reason in uvicorn, not in the test:
+- test_spec_version_is_at_least_2_4: uvicorn says "2.3";
+- test_send_after_disconnect_raises_an_oserror...: 0.17.6 predates spec 2.4
+  and silently drops the send;
+- test_the_lifespan_scope_carries_an_empty_state_dict and
+  test_state_from_startup_is_in_every_request_scope...: 0.17.6 predates the
+  lifespan `state` namespace;
+- test_a_failed_startup_stops_the_server_with_the_message[2]: with
+  --workers 2 both workers exit but the parent process stays up;
+- test_an_http10_client_gets_the_stream_delimited_by_close: uvicorn sends
+  "Transfer-Encoding: chunked" to an HTTP/1.0 client (RFC 9112 7.1: must not);
+- test_header_values_lose_surrounding_whitespace_only: httptools keeps
+  trailing whitespace in a field value (RFC 9110 5.5: excluded);
+- test_ab_keepalive_connections_are_kept: uvicorn closes every HTTP/1.0
+  connection (keeping it is optional in HTTP; trellis does it for WSGI);
+- test_asgi_spec_uwsgi.py is skipped (no uwsgi protocol in uvicorn).
+
 In the application, `enc()` turns a value into JSON that keeps the
 difference between str and bytes ({"__bytes__": latin-1 text}); the test
 side's `dec()` turns it back, so a test compares real bytes:
