@@ -962,19 +962,21 @@ void ConnectionTest::steady_reader_outlasts_the_socket_timeout(bool as_file) {
   session_.phase = TRELLIS_PHASE_BUSY;
   open(/*small=*/true);
   ASSERT_FALSE(HasFatalFailure());
-  std::string content = pattern(300000, 90);
+  std::string content = pattern(600000, 90);
   TempFile f(content);
   ASSERT_GE(f.fd(), 0);
   trellis_chunk c = as_file ? file(f.fd(), 0, content.size()) : bytes(content);
   ASSERT_EQ(conn_->write(&c, 1, false), TRELLIS_OK);
-  // The peer takes at most 4 KiB every 10 ms.
+  // The peer takes at most 16 KiB every 10 ms (a UNIX socket takes up to
+  // 64 KiB of a file at once, so less would leave it without progress for
+  // longer than the timeout).
   PeerRead r;
   auto t0 = std::chrono::steady_clock::now();
   auto next = t0;
   ASSERT_TRUE(turn_until([&] {
     auto now = std::chrono::steady_clock::now();
     if (now >= next) {
-      char buf[4096];
+      char buf[16384];
       ssize_t n = ::recv(peer_, buf, sizeof buf, 0);
       if (n > 0) r.data.append(buf, static_cast<std::size_t>(n));
       if (n == 0) r.eof = true;
