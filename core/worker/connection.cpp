@@ -349,6 +349,11 @@ bool Connection::queue(const trellis_chunk* chunks, std::size_t count, std::size
 
 bool Connection::flush() noexcept {
   std::size_t before = queued();
+  // Progress is what the socket took, file ranges included: queued() counts
+  // only bytes kept in memory, so a slow but steady reader of a file range
+  // (sendfile) would otherwise never restart the socket timeout and be cut
+  // with a reset mid-download.
+  std::uint64_t written_before = written_;
   while (!out_.empty()) {
     Piece& p = out_.front();
     ssize_t n;
@@ -388,7 +393,7 @@ bool Connection::flush() noexcept {
   if (out_.empty()) after_flush();
   if (state_ == State::dead) return false;
   update_interest();
-  if (queued() != before) refresh_deadline(true);
+  if (written_ != written_before) refresh_deadline(true);
   return true;
 }
 
