@@ -1,10 +1,11 @@
 # trellis_add_plugin(NAME SOURCES src... [OUTPUT_DIR dir] [NO_INSTALL]
 #                    [COMPONENT comp])
 #
-# Builds NAME_plugin.so as a MODULE the trellis loader accepts: C++20, the
-# SDK's compile definitions (BOOST_DLL_USE_STD_FS), hidden visibility (only
-# the Boost.DLL entry alias is exported), no "lib" prefix and
-# -Wl,--no-undefined (a missing symbol fails the link, not the dlopen).
+# Builds NAME_plugin.so as a MODULE the trellis loader accepts: C++20,
+# hidden visibility (only the C entry function TRELLIS_PLUGIN defines is
+# exported), no "lib" prefix and -Wl,--no-undefined (a missing symbol fails
+# the link, not the dlopen). Any C++ compiler and standard library will do:
+# the boundary is C (abi.h).
 # Installs it into the plugin directory as install component COMPONENT
 # (default "plugin-NAME", one Debian package per plugin: cmake/Packaging.cmake).
 #

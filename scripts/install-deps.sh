@@ -21,8 +21,9 @@ if [[ "${1:-}" == "--test" ]]; then
   # the side-by-side benchmarks.
   # file, pkgconf, dpkg-dev: the package tests (CPack's shlibdeps, pkg-config).
   # apache2-utils (ab), python3-httpx, python3-aiohttp: real HTTP clients the
-  # black-box client tests drive trellis with.
-  packages+=(clang libclang-rt-dev python3-pytest python3-requests python3-flask python3-django
+  # black-box client tests drive trellis with. libc++-dev, libc++abi-dev: the
+  # SDK test builds the example plugins with clang++ and libc++ and loads them.
+  packages+=(clang libclang-rt-dev libc++-dev libc++abi-dev python3-pytest python3-requests python3-flask python3-django
              nginx-light wrk uwsgi-core uwsgi-plugin-python3 gunicorn procps file pkgconf dpkg-dev
              apache2-utils python3-httpx python3-aiohttp)
   purpose="to build and test trellis"

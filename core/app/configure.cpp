@@ -26,7 +26,7 @@ std::map<std::string, std::string> environment() {
 std::vector<config::OptionDef> option_table(PluginLoader& loader) {
   std::vector<config::OptionDef> defs = core_options();
   for (auto& r : loader.loaded()) {
-    auto more = config::from_specs(r.descriptor->options, r.descriptor->option_count, r.name);
+    auto more = config::from_specs(r.descriptor->options, r.descriptor->option_count, r.name, r.descriptor->option_size);
     defs.insert(defs.end(), more.begin(), more.end());
   }
   return defs;
@@ -60,7 +60,7 @@ Configured configure(int argc, char** argv) {
     scanned = true;
     others.clear();
     for (const PluginRecord* r : c.loader->scan_available()) {
-      auto more = config::from_specs(r->descriptor->options, r->descriptor->option_count, r->name);
+      auto more = config::from_specs(r->descriptor->options, r->descriptor->option_count, r->name, r->descriptor->option_size);
       others.insert(others.end(), more.begin(), more.end());
     }
   };

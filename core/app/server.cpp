@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +31,10 @@ namespace trellis::core {
 
 namespace {
 
+// uWSGI's generic listening option: `protocol = NAME` gives its addresses
+// to another protocol plugin than the one that declares it.
+constexpr std::string_view kGenericSocketOption = "socket";
+
 const char* kind_name(uint32_t kind) {
   switch (kind) {
     case TRELLIS_KIND_RUNTIME: return "runtime";
@@ -45,11 +50,15 @@ struct StartupError : std::runtime_error {
 
 // Loaded plugins first, then those the search directories offer.
 void print_plugins(PluginLoader& loader) {
+  // BUILT-WITH is informative (the boundary is C): one word, so PATH stays
+  // the last column for scripts that read it.
   auto row = [](const PluginRecord& r, const char* state) {
-    std::printf("%-14s %-12s %-10s %-10s %s\n", r.name.c_str(), kind_name(r.descriptor->kind), r.descriptor->version,
-                state, r.path.c_str());
+    std::string built = r.descriptor->toolchain && *r.descriptor->toolchain ? r.descriptor->toolchain : "?";
+    std::replace(built.begin(), built.end(), ' ', '/');
+    std::printf("%-14s %-12s %-10s %-10s %-24s %s\n", r.name.c_str(), kind_name(r.descriptor->kind),
+                r.descriptor->version, state, built.c_str(), r.path.c_str());
   };
-  std::printf("%-14s %-12s %-10s %-10s %s\n", "PLUGIN", "KIND", "VERSION", "STATE", "PATH");
+  std::printf("%-14s %-12s %-10s %-10s %-24s %s\n", "PLUGIN", "KIND", "VERSION", "STATE", "BUILT-WITH", "PATH");
   for (auto& r : loader.loaded()) row(r, "loaded");
   for (const PluginRecord* r : loader.scan_available()) row(*r, "available");
 }
@@ -190,10 +199,11 @@ int run_server(int argc, char** argv) {
     // The lock engines come with --lock-engine / --thunder-lock.
     std::string engine = cfg.get("lock-engine").value_or(cfg.flag("thunder-lock") ? "pthread" : "");
     if (!engine.empty()) c.loader->load("lock_engines");
-    // uWSGI's `protocol = http`: the --socket addresses speak another
-    // protocol than uwsgi (its plugin is loaded for that).
-    std::string socket_protocol = cfg.get("protocol").value_or("uwsgi");
-    if (socket_protocol != "uwsgi") c.loader->load(socket_protocol);
+    // uWSGI's `protocol = http`: the addresses of its generic --socket
+    // option speak another protocol than the plugin that declares it (the
+    // one named is loaded for that).
+    std::string socket_protocol = cfg.get("protocol").value_or("");
+    if (!socket_protocol.empty()) c.loader->load(socket_protocol);
 
     for (auto& r : c.loader->loaded()) c.loader->create(r, state.context);
     if (c.bootstrap.plugins_list) {
@@ -201,16 +211,21 @@ int run_server(int argc, char** argv) {
       return 0;
     }
     for (auto& r : c.loader->loaded()) {
-      if (r.instance->on_config() != sdk::Status::ok)
-        throw StartupError("plugin '" + r.name + "' rejected the configuration (see the messages above)");
-      state.plugins.push_back(r.instance);
-      if (auto* rt = r.instance->runtime()) {
-        state.runtimes.by_modifier.emplace(rt->modifier1(), rt);
-        state.context.runtime_modifiers.insert(rt->modifier1());
+      void* runtime_self = nullptr;
+      if (const trellis_runtime_table* rt = r.instance.runtime(&runtime_self)) {
+        if (!rt->on_request || !rt->load_application)
+          throw StartupError("plugin '" + r.name + "' offers a runtime without on_request or load_application");
+        state.runtimes.runtimes.push_back({rt, runtime_self, r.name});
+        state.context.runtime_names.insert(r.name);
       }
     }
+    for (auto& r : c.loader->loaded()) {
+      if (r.instance.on_config() != TRELLIS_OK)
+        throw StartupError("plugin '" + r.name + "' rejected the configuration (see the messages above)");
+      state.plugins.push_back(r.instance);
+    }
     for (auto& m : cfg.values("static-map")) state.static_maps.push_back(parse_static_map(m));
-    if (state.runtimes.by_modifier.empty())
+    if (state.runtimes.runtimes.empty())
       throw StartupError("no application runtime plugin is loaded: add --plugin python");
 
     // Sockets, before privileges are dropped.
@@ -224,32 +239,42 @@ int run_server(int argc, char** argv) {
     // connections queued on a slot wait for that slot's next worker.
     int reuse_slots = bind.reuse_port ? state.context.identity.processes : 0;
     state.slot_listeners.resize(static_cast<size_t>(reuse_slots));
-    sdk::Protocol* socket_override = nullptr;
-    if (socket_protocol != "uwsgi") {
+    struct ProtocolRef {
+      const trellis_protocol_table* table = nullptr;
+      void* self = nullptr;
+    };
+    ProtocolRef socket_override;
+    if (!socket_protocol.empty()) {
       for (auto& r : c.loader->loaded())
-        if (r.name == canonical_plugin_name(socket_protocol)) socket_override = r.instance->protocol();
-      if (!socket_override) throw StartupError("--protocol " + socket_protocol + ": that plugin speaks no protocol");
+        if (r.name == canonical_plugin_name(socket_protocol))
+          socket_override.table = r.instance.protocol(&socket_override.self);
+      if (!socket_override.table)
+        throw StartupError("--protocol " + socket_protocol + ": that plugin speaks no protocol");
     }
     for (auto& r : c.loader->loaded()) {
-      sdk::Protocol* own = r.instance->protocol();
-      if (!own) continue;
-      sdk::Protocol* proto = own->socket_option() == "socket" && socket_override ? socket_override : own;
-      for (auto& text : cfg.values(own->socket_option())) {
+      ProtocolRef own;
+      own.table = r.instance.protocol(&own.self);
+      if (!own.table) continue;
+      if (!own.table->open_session || !own.table->socket_option || !own.table->name)
+        throw StartupError("plugin '" + r.name + "' offers a protocol without a socket option or sessions");
+      std::string_view option = own.table->socket_option;
+      ProtocolRef proto = option == kGenericSocketOption && socket_override.table ? socket_override : own;
+      for (auto& text : cfg.values(option)) {
         net::Address address = net::parse_address(text);
         auto sock = std::make_unique<net::ListenSocket>(net::bind_listener(address, bind));
         if (cfg.flag("vacuum") && sock->address.kind == net::Address::Kind::unix_path)
           vacuum.push_back(sock->address.path);
-        state.listeners.push_back({sock.get(), proto});
+        state.listeners.push_back({sock.get(), proto.table, proto.self});
         for (int slot = 0; slot < reuse_slots; ++slot) {
           if (slot == 0 || address.is_unix()) {
-            state.slot_listeners[static_cast<size_t>(slot)].push_back({sock.get(), proto});
+            state.slot_listeners[static_cast<size_t>(slot)].push_back({sock.get(), proto.table, proto.self});
             continue;
           }
           net::Address same = address;
           same.port = sock->local_port;  // ":0" must give every slot the same port
           auto extra = std::make_unique<net::ListenSocket>(net::bind_listener(same, bind));
           extra->address.text = sock->address.text;
-          state.slot_listeners[static_cast<size_t>(slot)].push_back({extra.get(), proto});
+          state.slot_listeners[static_cast<size_t>(slot)].push_back({extra.get(), proto.table, proto.self});
           state.sockets.push_back(std::move(extra));
         }
         state.sockets.push_back(std::move(sock));
@@ -263,12 +288,9 @@ int run_server(int argc, char** argv) {
       StatsSettings ss;
       ss.address = *addr;
       ss.http = cfg.flag("stats-http");
-      for (auto& l : state.listeners) {
-        std::string_view opt = l.protocol->socket_option();
-        std::string proto = opt == "socket" ? "uwsgi" : std::string(opt.substr(0, opt.find("-socket")));
-        ss.sockets.push_back({l.socket, proto});
-      }
-      for (auto& [modifier, runtime] : state.runtimes.by_modifier) ss.runtime_modifiers.push_back(modifier);
+      for (auto& l : state.listeners) ss.sockets.push_back({l.socket, l.protocol->name});
+      // uwsgitop shows each app's modifier1; a runtime here has a name.
+      for (std::size_t i = 0; i < state.runtimes.runtimes.size(); ++i) ss.runtime_modifiers.push_back(0);
       try {
         stats = std::make_unique<StatsServer>(ss);
       } catch (const std::exception& e) {
@@ -288,16 +310,15 @@ int run_server(int argc, char** argv) {
     drop_privileges(cfg);
 
     if (!engine.empty()) {
-      CoreHost* engine_host = nullptr;
       for (auto& r : c.loader->loaded()) {
-        if ((state.lock_engine = r.instance->lock_engine(engine))) {
-          engine_host = r.host.get();
-          break;
-        }
+        state.lock_engine.table = r.instance.lock_engine(engine.c_str(), &state.lock_engine.self);
+        if (state.lock_engine) break;
       }
       if (!state.lock_engine)
         throw StartupError("unknown lock engine '" + engine + "': use pthread, flock, sem or none");
-      if (state.lock_engine->init_master(*engine_host) != sdk::Status::ok)
+      if (!state.lock_engine.table->lock || !state.lock_engine.table->unlock ||
+          (state.lock_engine.table->init_master &&
+           state.lock_engine.table->init_master(state.lock_engine.self) != TRELLIS_OK))
         throw StartupError("lock engine '" + engine + "' failed to initialise (see above)");
     }
 
@@ -327,10 +348,11 @@ int run_server(int argc, char** argv) {
 
     MasterHooks hooks;
     hooks.worker_died = [&state](pid_t pid) {
-      if (state.lock_engine) state.lock_engine->holder_died(pid);
+      if (state.lock_engine && state.lock_engine.table->holder_died)
+        state.lock_engine.table->holder_died(state.lock_engine.self, pid);
     };
     auto before_fork = [&state] {
-      for (auto* p : state.plugins) p->before_fork();
+      for (auto& p : state.plugins) p.before_fork();
     };
     WorkerBody body = [&state](int id, int slot, std::uint64_t generation, bool load) {
       state.context.forked = true;
@@ -345,7 +367,7 @@ int run_server(int argc, char** argv) {
       attach_to_master(master_pid);
     };
     auto after_fork_parent = [&state] {
-      for (auto* p : state.plugins) p->after_fork_parent();
+      for (auto& p : state.plugins) p.after_fork_parent();
     };
     std::unique_ptr<Spawner> spawner;
     if (cfg.flag("lazy-apps")) {
@@ -356,8 +378,8 @@ int run_server(int argc, char** argv) {
       lh.after_fork_parent = after_fork_parent;
       lh.load_application = [&state] {
         state.context.forked = true;
-        for (auto& [modifier, runtime] : state.runtimes.by_modifier)
-          if (runtime->load_application() != sdk::Status::ok) return false;
+        for (auto& r : state.runtimes.runtimes)
+          if (r.table->load_application(r.self) != TRELLIS_OK) return false;
         return true;
       };
       lh.in_loader = [master_pid, stats_ptr] {

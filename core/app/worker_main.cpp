@@ -57,10 +57,11 @@ WorkerSettings worker_settings(const ServerState& s, int id, int slot) {
   ws.slot = slot;
   ws.threads = s.context.identity.threads;
   ws.processes = s.context.identity.processes;
-  ws.header_timeout_ms = static_cast<int>(cfg.integer("header-timeout", 10) * 1000);
-  ws.keepalive_timeout_ms = static_cast<int>(cfg.integer("keepalive-timeout", 5) * 1000);
-  ws.socket_timeout_ms = static_cast<int>(cfg.integer("socket-timeout", 30) * 1000);
+  ws.limits.header_timeout_ms = static_cast<int>(cfg.integer("header-timeout", 10) * 1000);
+  ws.limits.keepalive_timeout_ms = static_cast<int>(cfg.integer("keepalive-timeout", 5) * 1000);
+  ws.limits.socket_timeout_ms = static_cast<int>(cfg.integer("socket-timeout", 30) * 1000);
   ws.write_buffer = static_cast<std::size_t>(std::max(0LL, cfg.integer("write-buffer", 1 << 20)));
+  ws.post_buffering = static_cast<std::size_t>(std::max(0LL, cfg.integer("post-buffering", 1 << 20)));
   ws.max_requests = static_cast<std::uint64_t>(std::max(0LL, cfg.integer("max-requests", 0)));
   ws.max_requests_jitter = static_cast<std::uint64_t>(std::max(0LL, cfg.integer("max-requests-jitter", 0)));
   ws.reload_on_rss_bytes = std::max(0LL, cfg.integer("reload-on-rss", 0)) * 1024 * 1024;
@@ -114,25 +115,33 @@ int worker_main(ServerState& state, int id, int slot, std::uint64_t generation, 
   state.context.identity.generation = generation;
   state.context.identity.pid = getpid();
 
-  for (auto* p : state.plugins)
-    if (p->after_fork_child(state.context.identity) != sdk::Status::ok) {
+  trellis_worker_identity self{};
+  self.size = sizeof self;
+  self.id = id;
+  self.pid = getpid();
+  self.threads = state.context.identity.threads;
+  self.processes = state.context.identity.processes;
+  self.generation = generation;
+  for (auto& p : state.plugins)
+    if (p.after_fork_child(self) != TRELLIS_OK) {
       spdlog::critical("a plugin failed to start in worker {}", id);
       return 1;
     }
-  if (state.lock_engine && state.lock_engine->init_child() != sdk::Status::ok) {
+  if (state.lock_engine && state.lock_engine.table->init_child &&
+      state.lock_engine.table->init_child(state.lock_engine.self) != TRELLIS_OK) {
     spdlog::critical("the accept lock could not be set up in worker {}", id);
     return 1;
   }
   if (load_application)
-    for (auto& [modifier, runtime] : state.runtimes.by_modifier)
-      if (runtime->load_application() != sdk::Status::ok) return kExitAppLoadFailed;
+    for (auto& r : state.runtimes.runtimes)
+      if (r.table->load_application(r.self) != TRELLIS_OK) return kExitAppLoadFailed;
 
   int code = 0;
   {
     Worker worker(worker_settings(state, id, slot), state.listeners_for(id), state.runtimes, *state.scoreboard);
     code = worker.run();
   }
-  for (auto* p : state.plugins) p->worker_shutdown();
+  for (auto& p : state.plugins) p.worker_shutdown();
   return code;
 }
 

@@ -1,7 +1,7 @@
 // What a freshly forked worker does before and after its event loop.
 #pragma once
 
-#include <trellis/plugin.hpp>
+#include <trellis/abi.h>
 
 #include <cstdint>
 #include <memory>
@@ -10,6 +10,7 @@
 #include "config/config.hpp"
 #include "net/listener.hpp"
 #include "plugins/core_host.hpp"
+#include "plugins/plugin_loader.hpp"
 #include "process/scoreboard.hpp"
 #include "worker/listener_ref.hpp"
 #include "worker/worker.hpp"
@@ -20,7 +21,7 @@ namespace trellis::core {
 struct ServerState {
   const config::Config* config = nullptr;
   HostContext context;
-  std::vector<sdk::Plugin*> plugins;
+  std::vector<PluginInstance> plugins;
   RuntimeTable runtimes;
   std::vector<std::unique_ptr<net::ListenSocket>> sockets;
   std::vector<Listener> listeners;
@@ -30,7 +31,7 @@ struct ServerState {
     if (slot_listeners.empty()) return listeners;
     return slot_listeners[static_cast<size_t>(id - 1) % slot_listeners.size()];
   }
-  sdk::LockEngine* lock_engine = nullptr;
+  LockEngineRef lock_engine;
   Scoreboard* scoreboard = nullptr;
   std::vector<StaticMap> static_maps;
 };

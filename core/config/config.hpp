@@ -93,8 +93,10 @@ struct OptionDef {
 // split on commas. Throws ConfigError(declaration) for an empty/invalid name
 // or an unknown type, naming the owner.
 OptionDef from_spec(const trellis_option_spec& spec, std::string owner);
+// `stride`: the size of one spec as the plugin was built (its descriptor's
+// option_size); 0 means this build's.
 std::vector<OptionDef> from_specs(const trellis_option_spec* specs, std::size_t count,
-                                  const std::string& owner);
+                                  const std::string& owner, std::size_t stride = 0);
 
 // The options phase 1 understands (plugin/plugins, plugin-dir/plugins-dir,
 // ini, help/-h, version, plugins-list), owner "core". resolve() and

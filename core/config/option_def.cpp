@@ -51,10 +51,16 @@ OptionDef from_spec(const trellis_option_spec& spec, std::string owner) {
   return def;
 }
 
-std::vector<OptionDef> from_specs(const trellis_option_spec* specs, std::size_t count, const std::string& owner) {
+std::vector<OptionDef> from_specs(const trellis_option_spec* specs, std::size_t count, const std::string& owner,
+                                  std::size_t stride) {
   std::vector<OptionDef> out;
   out.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) out.push_back(from_spec(specs[i], owner));
+  // A plugin built against a newer minor may have a longer spec: step by
+  // its size, read the fields this build knows.
+  if (stride < sizeof(trellis_option_spec)) stride = sizeof(trellis_option_spec);
+  const char* base = reinterpret_cast<const char*>(specs);
+  for (std::size_t i = 0; i < count; ++i)
+    out.push_back(from_spec(*reinterpret_cast<const trellis_option_spec*>(base + i * stride), owner));
   return out;
 }
 

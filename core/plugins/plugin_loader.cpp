@@ -2,6 +2,7 @@
 
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cstdlib>
+#include <cstddef>
 #include <cstring>
 #include <set>
 
@@ -95,22 +96,26 @@ fs::path PluginLoader::locate(const std::string& name) const {
 const trellis_plugin_descriptor* checked_descriptor(boost::dll::shared_library& library, const fs::path& path) {
   if (!library.has(TRELLIS_ENTRY_SYMBOL))
     throw LoadError(path.string() + " is not a trellis plugin: it exports no '" TRELLIS_ENTRY_SYMBOL "' entry");
-  auto& entry = library.get_alias<const trellis_plugin_descriptor*()>(TRELLIS_ENTRY_SYMBOL);
+  // A plain C function: nothing of the plugin's C++ runs before the checks.
+  auto entry = library.get<const trellis_plugin_descriptor*()>(TRELLIS_ENTRY_SYMBOL);
   const trellis_plugin_descriptor* d = entry();
   if (!d || d->magic != TRELLIS_DESCRIPTOR_MAGIC)
     throw LoadError(path.string() + " is not a trellis plugin: its entry returned no valid descriptor");
-  std::string name = d->name ? d->name : "?";
-  if (d->abi_major != TRELLIS_ABI_MAJOR || d->abi_minor > TRELLIS_ABI_MINOR)
-    throw LoadError("plugin '" + name + "' (" + path.string() + ") was built for plugin ABI " +
-                    abi_text(d->abi_major, d->abi_minor) + ", but this trellis provides ABI " +
+  // The ABI major comes first: a plugin of another major may lay out
+  // everything after it differently.
+  if (d->size < offsetof(trellis_plugin_descriptor, abi_minor) + sizeof(d->abi_minor) ||
+      d->abi_major != TRELLIS_ABI_MAJOR || d->abi_minor > TRELLIS_ABI_MINOR) {
+    std::string theirs = d->size >= offsetof(trellis_plugin_descriptor, abi_minor) + sizeof(d->abi_minor)
+                             ? abi_text(d->abi_major, d->abi_minor)
+                             : std::to_string(d->abi_major) + ".?";
+    throw LoadError(path.string() + " was built for plugin ABI " + theirs + ", but this trellis provides ABI " +
                     abi_text(TRELLIS_ABI_MAJOR, TRELLIS_ABI_MINOR) + ": rebuild it against this trellis SDK");
-  const char* theirs = d->toolchain ? d->toolchain : "(none)";
-  if (std::strcmp(theirs, TRELLIS_TOOLCHAIN_FINGERPRINT) != 0)
-    throw LoadError("plugin '" + name + "' (" + path.string() + ") was built with toolchain '" + theirs +
-                    "', but this trellis was built with '" TRELLIS_TOOLCHAIN_FINGERPRINT
-                    "': rebuild it with the same compiler and standard library");
-  if (!d->name || !*d->name || !d->create)
+  }
+  if (d->size < offsetof(trellis_plugin_descriptor, create) + sizeof(d->create) || !d->name || !*d->name ||
+      !d->create)
     throw LoadError(path.string() + " is not a trellis plugin: its descriptor has no name or no create function");
+  if (d->option_count && (!d->options || d->option_size < sizeof(trellis_option_spec)))
+    throw LoadError("plugin '" + std::string(d->name) + "' (" + path.string() + ") declares options it does not describe");
   return d;
 }
 
@@ -142,11 +147,14 @@ PluginRecord& PluginLoader::load(const std::string& request) {
 void PluginLoader::create(PluginRecord& record, HostContext& context) {
   if (record.instance) return;
   record.host = std::make_unique<CoreHost>(context, record.name);
-  void* made = record.descriptor->create(static_cast<sdk::Host*>(record.host.get()));
-  if (!made)
+  trellis_plugin_instance made{};
+  made.size = sizeof made;
+  trellis_status st = record.descriptor->create(core_host_api(), record.host->handle(), &made);
+  if (st != TRELLIS_OK || !made.table || made.table->size < sizeof(uint32_t))
     throw LoadError("plugin '" + record.name + "' (" + record.path.string() +
                     ") failed to initialise (see the messages above)");
-  record.instance = static_cast<sdk::Plugin*>(made);
+  record.instance.table = made.table;
+  record.instance.self = made.self;
 }
 
 std::vector<const PluginRecord*> PluginLoader::scan_available() {

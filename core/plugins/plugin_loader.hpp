@@ -4,7 +4,6 @@
 #pragma once
 
 #include <trellis/abi.h>
-#include <trellis/plugin.hpp>
 
 #include <boost/dll/shared_library.hpp>
 #include <deque>
@@ -22,13 +21,44 @@ struct LoadError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A created plugin as the core calls it: its C table and self. A hook the
+// plugin leaves NULL does nothing and succeeds.
+struct PluginInstance {
+  const trellis_plugin_table* table = nullptr;
+  void* self = nullptr;
+
+  explicit operator bool() const { return table != nullptr; }
+  bool has(std::size_t offset) const { return table && table->size > offset; }
+  trellis_status on_config() const { return table->on_config ? table->on_config(self) : TRELLIS_OK; }
+  trellis_status before_fork() const { return table->before_fork ? table->before_fork(self) : TRELLIS_OK; }
+  trellis_status after_fork_parent() const {
+    return table->after_fork_parent ? table->after_fork_parent(self) : TRELLIS_OK;
+  }
+  trellis_status after_fork_child(const trellis_worker_identity& w) const {
+    return table->after_fork_child ? table->after_fork_child(self, &w) : TRELLIS_OK;
+  }
+  void worker_shutdown() const {
+    if (table->worker_shutdown) table->worker_shutdown(self);
+  }
+  // The runtime / protocol / lock engine it offers, or a null table.
+  const trellis_runtime_table* runtime(void** runtime_self) const {
+    return table->runtime ? table->runtime(self, runtime_self) : nullptr;
+  }
+  const trellis_protocol_table* protocol(void** protocol_self) const {
+    return table->protocol ? table->protocol(self, protocol_self) : nullptr;
+  }
+  const trellis_lock_engine_table* lock_engine(const char* name, void** engine_self) const {
+    return table->lock_engine ? table->lock_engine(self, name, engine_self) : nullptr;
+  }
+};
+
 struct PluginRecord {
   std::string name;  // from the descriptor
   std::filesystem::path path;
   const trellis_plugin_descriptor* descriptor = nullptr;
   boost::dll::shared_library library;
   std::unique_ptr<CoreHost> host;
-  sdk::Plugin* instance = nullptr;  // set by create()
+  PluginInstance instance;  // set by create()
 };
 
 class PluginLoader {

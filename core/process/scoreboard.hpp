@@ -69,5 +69,6 @@ class Scoreboard {
 };
 
 std::int64_t monotonic_ms();
+std::int64_t monotonic_us();
 
 }  // namespace trellis::core

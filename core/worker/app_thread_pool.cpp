@@ -31,15 +31,15 @@ AppThreadPool::~AppThreadPool() {
   close(event_fd_);
 }
 
-void AppThreadPool::submit(Connection* connection) {
+void AppThreadPool::submit(Stream* stream) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    queue_.push_back(connection);
+    queue_.push_back(stream);
   }
   ready_.notify_one();
 }
 
-std::vector<std::pair<Connection*, sdk::Progress>> AppThreadPool::take_completions() {
+std::vector<Stream*> AppThreadPool::take_completions() {
   std::uint64_t drained = 0;
   (void)!::read(event_fd_, &drained, sizeof drained);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -53,7 +53,7 @@ void AppThreadPool::run(int thread) {
   try {
     hook_(thread, true);
     for (;;) {
-      Connection* c = nullptr;
+      Stream* c = nullptr;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -61,10 +61,10 @@ void AppThreadPool::run(int thread) {
         c = queue_.front();
         queue_.pop_front();
       }
-      sdk::Progress p = serve_(*c, thread);
+      serve_(*c, thread);
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        done_.emplace_back(c, p);
+        done_.push_back(c);
       }
       std::uint64_t one = 1;
       while (::write(event_fd_, &one, sizeof one) < 0 && errno == EINTR) {

@@ -1,7 +1,7 @@
-// Application threads of a worker (--threads N > 1). The event loop submits
-// connections whose request is complete; a thread serves it and posts the
-// connection back, waking the loop through an eventfd. With --threads 1 the
-// loop serves requests itself and this pool is not created.
+// Application threads of a worker (--threads N > 1) for blocking runtimes.
+// The event loop submits streams ready for their runtime; a thread serves
+// one and posts it back, waking the loop through an eventfd. With
+// --threads 1 the loop serves requests itself and this pool is not created.
 #pragma once
 
 #include <condition_variable>
@@ -12,24 +12,23 @@
 #include <utility>
 #include <vector>
 
-#include <trellis/protocol.hpp>
 
 namespace trellis::core {
 
-class Connection;
+class Stream;
 
 class AppThreadPool {
  public:
-  using Serve = std::function<sdk::Progress(Connection&, int thread)>;
+  using Serve = std::function<void(Stream&, int thread)>;
   using ThreadHook = std::function<void(int thread, bool starting)>;
 
   AppThreadPool(int threads, Serve serve, ThreadHook hook);
   ~AppThreadPool();  // stops and joins
 
-  void submit(Connection* connection);
+  void submit(Stream* stream);
   // Readable when completions are waiting.
   int completion_fd() const { return event_fd_; }
-  std::vector<std::pair<Connection*, sdk::Progress>> take_completions();
+  std::vector<Stream*> take_completions();
 
  private:
   void run(int thread);
@@ -38,8 +37,8 @@ class AppThreadPool {
   ThreadHook hook_;
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<Connection*> queue_;
-  std::vector<std::pair<Connection*, sdk::Progress>> done_;
+  std::deque<Stream*> queue_;
+  std::vector<Stream*> done_;
   bool stopping_ = false;
   int event_fd_ = -1;
   std::vector<std::thread> threads_;

@@ -1,132 +1,183 @@
-// One accepted client socket: the core's sdk::Transport, plus the event
-// loop's bookkeeping (state, deadline). The socket stays non-blocking; the
-// blocking Transport calls wait with poll() up to the socket timeout, and
-// only ever run on an application thread.
+// One accepted client socket: the core's trellis_conn. It owns the socket
+// and every byte written to it: a protocol session writes through it
+// (queued, never blocking), and the loop sends what the socket takes.
 //
-// A slow reader must not hold an application thread: when the socket cannot
-// take a response's last bytes and they fit in the write buffer
-// (--write-buffer), write() keeps them and returns; the event loop sends
-// them once the runtime has returned (state `flushing`). Only a response
-// whose unsent tail is larger than the buffer makes the thread wait. The
-// rest of a file (send_file) is kept as a range of a duplicated descriptor,
-// which costs no memory, so a slow download never holds a thread.
+// One state machine per connection, driven by the loop thread:
+//
+//   open ──conn_close(graceful)──▶ closing ──queue sent──▶ lingering ──EOF/2 s──▶ dead
+//     │  ╲─conn_close(after_write)─▶ closing ──queue sent──────────────────────────▶ dead
+//     └──conn_close(abort), peer reset, error, timeout──────────────────────────────▶ dead
+//
+// A dead connection has reset its streams; the worker frees it (and
+// releases the session) at the end of the loop turn, so a session that
+// closes its connection from inside one of its own callbacks is never
+// freed under itself.
 #pragma once
 
 #include <sys/socket.h>
 
-#include <trellis/protocol.hpp>
-
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include <trellis/abi.h>
+
+#include "loop/event_loop.hpp"
+#include "loop/timer_heap.hpp"
+#include "worker/stream_list.hpp"
 
 namespace trellis::core {
 
 struct Listener;
+class Connection;
+class Stream;
 
-// How many response bytes a worker keeps for slow readers: per connection,
-// and in all (so many slow readers cannot exhaust memory: past the total,
-// application threads wait as they would without a buffer).
-struct WriteBudget {
-  std::size_t per_connection = 0;
-  std::size_t per_worker = 0;
-  std::atomic<std::size_t> in_use{0};
+struct ConnectionLimits {
+  int header_timeout_ms = 10000;
+  int keepalive_timeout_ms = 5000;
+  int socket_timeout_ms = 30000;
+  std::size_t low_water = 1 << 19;  // the queue level that wakes writers and sessions again
 };
 
-class Connection final : public sdk::Transport {
+// What a connection needs from its worker.
+class ConnectionHost {
  public:
-  enum class State { reading, in_app, flushing, lingering };
+  virtual EventLoop& loop() = 0;
+  virtual const ConnectionLimits& limits() const = 0;
+  // Unsent bytes of every connection of the worker together.
+  virtual std::atomic<std::size_t>& output_in_use() = 0;
+  // Some connection's unsent bytes went down (loop thread).
+  virtual void output_released() = 0;
+  // A session opens a stream (abi.h: stream_open).
+  virtual trellis_stream* open_stream(Connection& conn, const trellis_request_head* head,
+                                      const trellis_stream_sink* sink, void* sink_self) = 0;
+  // A session callback returned: streams it opened may go to their runtime.
+  virtual void session_returned() = 0;
+  // The connection is dead: free it at the end of the turn.
+  virtual void connection_dead(Connection& conn) = 0;
+  // A system call the loop depends on failed (errno says how): the worker
+  // cannot be trusted any more and stops (Worker::fail).
+  virtual void system_failure(const std::string& what) = 0;
 
+ protected:
+  ~ConnectionHost() = default;
+};
+
+class Connection final : public EventLoop::Handler {
+ public:
   // `peer` is what accept4() reported (nullptr: ask the socket).
-  // `budget`: how many bytes may be kept for a slow reader (see above).
-  Connection(int fd, const sockaddr* peer, const Listener& listener, int io_timeout_ms, WriteBudget& budget);
-  ~Connection();
+  Connection(ConnectionHost& host, int fd, const sockaddr* peer, const Listener& listener);
+  ~Connection();  // releases the session, closes the socket
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  sdk::Status write(std::span<const struct iovec> parts) noexcept override;
-  sdk::Status send_file(int fd, std::int64_t offset, std::int64_t count) noexcept override;
-  sdk::Status read(char* buf, std::size_t size, std::size_t& got) noexcept override;
-  const sdk::ConnectionInfo& info() const noexcept override { return info_; }
-  void abort() noexcept override;
-  sdk::Status write_last(std::span<const struct iovec> parts) noexcept override;
+  trellis_conn* handle() { return reinterpret_cast<trellis_conn*>(this); }
+  static Connection* of(trellis_conn* c) { return reinterpret_cast<Connection*>(c); }
 
+  // Asks the listener's protocol for a session. False: it could not (logged).
+  bool open_session() noexcept;
+  // Reads what arrived with the connection (TCP_DEFER_ACCEPT), then watches
+  // it. `draining`: the session hears on_drain first.
+  void start(bool draining) noexcept;
+  // The worker drains.
+  void drain() noexcept;
+
+  // ---- abi.h "connections" (loop thread) ---------------------------------
+  trellis_status write(const trellis_chunk* chunks, std::size_t count, bool last) noexcept;
+  std::size_t queued() const noexcept { return queued_->load(std::memory_order_relaxed); }
+  void pause_reading(bool paused) noexcept;
+  void close(std::uint32_t how) noexcept;
+  const trellis_conn_info& info() const noexcept { return info_; }
+
+  // ---- streams ---------------------------------------------------------------
+  void add_stream(Stream* s);
+  void remove_stream(Stream* s) noexcept;
+  bool has_streams() const { return !streams_.empty(); }
+  // The gauge a stream reads from any thread to know the unsent bytes.
+  std::shared_ptr<const std::atomic<std::size_t>> queued_gauge() const { return queued_; }
+  const trellis_protocol_table* protocol() const { return protocol_; }
+  void* protocol_self() const { return protocol_self_; }
+
+  // ---- blocking runtimes on the loop thread (--threads 1) -----------------
+  // Waits up to `timeout_ms` for bytes and hands them to the session.
+  // False when nothing came (timeout) or the connection died.
+  bool pump_read(int timeout_ms) noexcept;
+  // Waits up to `timeout_ms` until the socket takes some of the queue.
+  // False when nothing went out or the connection died.
+  bool flush_blocking(int timeout_ms) noexcept;
+
+  bool dead() const { return state_ == State::dead; }
   int fd() const { return fd_; }
+  // Re-reads the session's phase and sets the deadline that follows.
+  void refresh_deadline(bool activity) noexcept;
 
-  // Event loop: the peer reset the connection (or it failed) while the
-  // request is in the application. Every later Transport call fails at
-  // once with Status::closed instead of reaching the socket.
-  void mark_peer_gone() noexcept { peer_gone_.store(true, std::memory_order_relaxed); }
-
-  // Closing now could destroy response bytes still in flight: the client
-  // sent bytes we never read (a close() with unread input makes the kernel
-  // send a reset, which discards our unsent data). Only checked (one
-  // recv) when much was written or a write had to wait: a small response
-  // leaves within TCP's initial window, before the close.
-  bool close_would_reset_output() noexcept;
-
-  // Response bytes or file ranges kept for a slow reader, not yet sent.
-  bool has_pending() const { return !pending_.empty(); }
-  // Event loop: sends what the socket takes now. done: nothing left (and a
-  // deferred end of stream was sent); again: wait until writable; failed:
-  // the peer is gone (or a kept file was shorter than promised).
-  enum class Flush { done, again, failed };
-  Flush flush_pending() noexcept;
-  const Listener& listener() const { return listener_; }
-
-  sdk::Session* session = nullptr;
-  State state = State::reading;
-  sdk::Phase phase = sdk::Phase::idle;
-  sdk::Progress after_flush = sdk::Progress::close;  // what to do once flushed
-  std::int64_t deadline_ms = 0;
-  bool rearm = false;  // a request was served: the next deadline starts afresh
-  bool registered = false;  // in the worker's epoll set yet
-  std::uint32_t serial = 0;  // tells this connection's events from those of an earlier one on the same fd
+  // EventLoop::Handler
+  void on_events(std::uint32_t events) override;
 
  private:
-  // Waits until the socket is ready for `events`; false on timeout/error.
-  sdk::Status wait_for(short events) noexcept;
-  // After a failed socket call: ok means try again (EINTR, or EAGAIN and the
-  // socket became ready); anything else is the call's final status.
-  sdk::Status retry_after_error(short events) noexcept;
-  // Every byte of every part, sendmsg() `flags` added to each call; keeps
-  // the tail for the event loop when it fits in the write buffer.
-  sdk::Status send_all(std::span<const struct iovec> parts, int flags) noexcept;
-  // Sends the pending bytes, waiting as long as the socket timeout allows.
-  sdk::Status drain_pending() noexcept;
-  // Keeps all of `iov[0..count)` (`bytes` in all) for the loop to send;
-  // false when the budget has no room for them.
-  bool keep(const struct iovec* iov, std::size_t count, std::size_t bytes) noexcept;
-  // Keeps `count` bytes of `file_fd` from `offset` (a duplicate of the
-  // descriptor: the runtime may close its own); false if that fails.
-  bool keep_file(int file_fd, std::int64_t offset, std::int64_t count) noexcept;
-  void drop_pending() noexcept;
-  // Aborted by the runtime, or the peer is gone: nothing more is sent.
-  bool gone() const noexcept;
-
-  // What is kept, in order: bytes (`data` from `sent` on) or a file range.
-  struct Kept {
+  enum class State { open, closing, lingering, dead };
+  // Queued output: bytes (data from `sent` on) or a range of a duplicated
+  // file descriptor (costs no memory).
+  struct Piece {
     std::string data;
     std::size_t sent = 0;
     int file = -1;
-    std::int64_t offset = 0, left = 0;
+    std::int64_t offset = 0;
+    std::size_t left = 0;
   };
 
+  void read_ready() noexcept;
+  void linger_read() noexcept;
+  // Sends what the socket takes. False when the peer is gone (the
+  // connection died).
+  bool flush() noexcept;
+  // Sends `chunks` directly; what the socket does not take is queued.
+  bool send_direct(const trellis_chunk* chunks, std::size_t count, bool last) noexcept;
+  bool queue(const trellis_chunk* chunks, std::size_t count, std::size_t from, std::size_t offset) noexcept;
+  void account(std::ptrdiff_t delta) noexcept;
+  void output_progress(std::size_t before) noexcept;
+  void after_flush() noexcept;
+  void finish_close() noexcept;
+  void update_interest() noexcept;
+  // Peer gone, error or timeout: reset the streams, drop everything.
+  void die(bool reset_peer) noexcept;
+  void on_deadline() noexcept;
+  void schedule_deadline(int ms) noexcept;
+
+  ConnectionHost& host_;
   int fd_;
   const Listener& listener_;
-  int io_timeout_ms_;
-  WriteBudget& budget_;
-  std::deque<Kept> pending_;
-  std::size_t pending_bytes_ = 0;  // unsent bytes in pending_ (files not counted)
-  std::uint64_t written_ = 0;    // bytes handed to the socket, all requests
-  bool waited_ = false;          // a write found the socket full
-  bool aborted_ = false;
-  std::atomic<bool> peer_gone_{false};  // set by the loop thread, read by the application's
-  bool ended_ = false;           // write_last() was called
-  bool shutdown_pending_ = false;  // ... and its shutdown waits for pending_
+  const trellis_protocol_table* protocol_ = nullptr;
+  void* protocol_self_ = nullptr;
+  const trellis_session_table* session_ = nullptr;
+  void* session_self_ = nullptr;
   std::string remote_host_, remote_port_;
-  sdk::ConnectionInfo info_;
+  trellis_conn_info info_{};
+
+  State state_ = State::open;
+  std::uint32_t close_how_ = TRELLIS_CLOSE_GRACEFUL;
+  bool read_paused_ = false;
+  bool input_masked_ = false;    // input arrived while paused: EPOLLIN left out until resumed
+  bool peer_finished_ = false;   // EOF read
+  bool end_pending_ = false;     // write_last: shut down once the queue is sent
+  bool write_shut_ = false;      // SHUT_WR done
+  bool waited_ = false;          // a write found the socket full
+  std::uint64_t written_ = 0;
+  std::list<Piece> out_;  // a list: a connection that never waits allocates nothing for it
+  std::shared_ptr<std::atomic<std::size_t>> queued_ = std::make_shared<std::atomic<std::size_t>>(0);
+
+  EventLoop::Token token_ = EventLoop::kNoToken;
+  std::uint32_t interest_ = 0;
+
+  Timer deadline_;
+  std::uint32_t phase_ = TRELLIS_PHASE_IDLE;
+  bool phase_known_ = false;
+
+  StreamList streams_;
 };
 
 }  // namespace trellis::core

@@ -1,8 +1,8 @@
 // A listening socket as a worker sees it: the socket and the protocol that
-// speaks on it.
+// speaks on it (its C table from the plugin, and the table's self).
 #pragma once
 
-#include <trellis/protocol.hpp>
+#include <trellis/abi.h>
 
 #include "net/listener.hpp"
 
@@ -10,7 +10,8 @@ namespace trellis::core {
 
 struct Listener {
   const net::ListenSocket* socket = nullptr;
-  sdk::Protocol* protocol = nullptr;
+  const trellis_protocol_table* protocol = nullptr;
+  void* protocol_self = nullptr;
 };
 
 }  // namespace trellis::core

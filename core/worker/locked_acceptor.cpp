@@ -47,13 +47,13 @@ void drain_eventfd(int fd) {
 // Shared by the worker and the thread: an abandoned thread may outlive the
 // LockedAcceptor (and the worker), so it owns nothing of theirs.
 struct LockedAcceptor::Shared {
-  Shared(sdk::LockEngine& e, std::vector<Listener> l, int c) : engine(e), listeners(std::move(l)), capacity(c) {}
+  Shared(LockEngineRef e, std::vector<Listener> l, int c) : engine(e), listeners(std::move(l)), capacity(c) {}
   ~Shared() {
     if (wake_fd >= 0) ::close(wake_fd);
     if (ready_fd >= 0) ::close(ready_fd);
   }
 
-  sdk::LockEngine& engine;
+  const LockEngineRef engine;
   const std::vector<Listener> listeners;
   const int capacity;
   int wake_fd = -1;   // wakes the thread's poll(): stop, or the worker became full
@@ -72,7 +72,7 @@ struct LockedAcceptor::Shared {
   bool full() const { return in_app + handed >= capacity; }
 };
 
-LockedAcceptor::LockedAcceptor(sdk::LockEngine& engine, std::vector<Listener> listeners, int capacity)
+LockedAcceptor::LockedAcceptor(LockEngineRef engine, std::vector<Listener> listeners, int capacity)
     : shared_(std::make_shared<Shared>(engine, std::move(listeners), capacity)) {}
 
 LockedAcceptor::~LockedAcceptor() {
@@ -170,14 +170,14 @@ void LockedAcceptor::run(const std::shared_ptr<Shared>& shared) {
         if (s.stopping) break;
       }
       s.phase.store(waiting_lock);
-      sdk::Status locked = s.engine.lock();
+      bool locked = s.engine.lock();
       int expected = waiting_lock;
       if (!s.phase.compare_exchange_strong(expected, holding)) {
         // Abandoned while waiting: the worker may already be gone.
-        if (locked == sdk::Status::ok) s.engine.unlock();
+        if (locked) s.engine.unlock();
         return;
       }
-      if (locked != sdk::Status::ok) {  // the engine said why
+      if (!locked) {  // the engine said why
         s.phase.store(idle);
         usleep(10000);
         continue;

@@ -13,7 +13,7 @@
 //   one can come, so the worker knows when it may exit.
 #pragma once
 
-#include <trellis/lock_engine.hpp>
+#include <trellis/abi.h>
 
 #include <cstddef>
 #include <memory>
@@ -24,6 +24,15 @@
 
 namespace trellis::core {
 
+// A lock engine as the core calls it (a plugin's C table and its self).
+struct LockEngineRef {
+  const trellis_lock_engine_table* table = nullptr;
+  void* self = nullptr;
+  explicit operator bool() const { return table != nullptr; }
+  bool lock() const { return table->lock(self) == TRELLIS_OK; }
+  void unlock() const { table->unlock(self); }
+};
+
 class LockedAcceptor {
  public:
   struct Accepted {
@@ -33,7 +42,7 @@ class LockedAcceptor {
 
   // `listeners`: the sockets to accept from; `capacity`: how many requests
   // the worker serves at once.
-  LockedAcceptor(sdk::LockEngine& engine, std::vector<Listener> listeners, int capacity);
+  LockedAcceptor(LockEngineRef engine, std::vector<Listener> listeners, int capacity);
   // Stops the thread; one still waiting for the lock is left to give it up
   // when it gets it (it touches nothing of the worker's any more).
   ~LockedAcceptor();

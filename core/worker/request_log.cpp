@@ -68,7 +68,7 @@ bool iequals_cgi(std::string_view header, std::string_view cgi) {
 }
 
 std::string_view header(const sdk::Request& r, std::string_view cgi_name) {
-  for (auto& f : r.headers)
+  for (const sdk::Field f : r.headers)
     if (iequals_cgi(f.name, cgi_name)) return f.value;
   return {};
 }
@@ -195,7 +195,7 @@ void LogFormat::render(const RequestRecord& rec, std::string& out) const {
 }
 
 std::string_view find_request_var(const sdk::Request& r, std::string_view name) {
-  for (auto& f : r.cgi_vars)
+  for (const sdk::Field f : r.variables)
     if (f.name == name) return f.value;
   if (name == "REQUEST_METHOD") return r.method;
   if (name == "REQUEST_URI") return r.uri;
@@ -226,16 +226,16 @@ void append_printable(std::string& out, std::string_view s) {
 
 void configure_request_log(std::string_view spec) { g_format = LogFormat::compile(spec); }
 
-void note_request_line(CoreSlot& core, const sdk::Request& request) {
+void note_request_line(CoreSlot& core, std::string_view method, std::string_view uri) {
   // Written by this thread only, read by the master for messages: a torn
   // read shows a garbled line at worst, never touches freed memory.
   size_t cap = sizeof core.request_line - 1;
-  size_t m = std::min(request.method.size(), cap);
-  std::memcpy(core.request_line, request.method.data(), m);
+  size_t m = std::min(method.size(), cap);
+  std::memcpy(core.request_line, method.data(), m);
   size_t pos = m;
   if (pos < cap) core.request_line[pos++] = ' ';
-  size_t u = std::min(request.uri.size(), cap - pos);
-  std::memcpy(core.request_line + pos, request.uri.data(), u);
+  size_t u = std::min(uri.size(), cap - pos);
+  std::memcpy(core.request_line + pos, uri.data(), u);
   core.request_line[pos + u] = '\0';
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <trellis/protocol.hpp>
+#include <trellis/request.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -62,7 +63,7 @@ class LogFormat {
   bool default_ = false;
 };
 
-// A request header or CGI variable by its CGI name: cgi_vars first (uwsgi),
+// A request header or CGI variable by its CGI name: variables first (uwsgi),
 // then the request's own fields (REQUEST_METHOD, QUERY_STRING, ...), then
 // HTTP_X_NAME matched against header "X-Name". Empty when absent.
 std::string_view find_request_var(const sdk::Request& request, std::string_view name);
@@ -76,7 +77,7 @@ void append_printable(std::string& out, std::string_view s);
 void configure_request_log(std::string_view spec);
 
 // Records "METHOD URI" in the scoreboard for harakiri messages and stats.
-void note_request_line(CoreSlot& core, const sdk::Request& request);
+void note_request_line(CoreSlot& core, std::string_view method, std::string_view uri);
 
 // Writes the line: the default one through the logger, a --log-format line
 // as is with one write(2) to the log's descriptor (a line never interleaves

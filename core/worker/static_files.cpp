@@ -1,5 +1,7 @@
 #include "worker/static_files.hpp"
 
+#include "worker/stream.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,12 +58,6 @@ std::string http_date(std::time_t t) {
   return buf;
 }
 
-std::string_view header(const sdk::Request& r, std::string_view name) {
-  for (auto& f : r.headers)
-    if (f.name.size() == name.size() && strncasecmp(f.name.data(), name.data(), name.size()) == 0) return f.value;
-  return {};
-}
-
 }  // namespace
 
 StaticMap parse_static_map(const std::string& text) {
@@ -74,11 +70,13 @@ StaticMap parse_static_map(const std::string& text) {
   return m;
 }
 
-bool serve_static(const std::vector<StaticMap>& maps, const sdk::Request& request, sdk::ResponseWriter& response) {
-  bool head = request.method == "HEAD";
-  if (!head && request.method != "GET") return false;
+bool serve_static(const std::vector<StaticMap>& maps, Stream& stream) {
+  const trellis_request_head* h = stream.head();
+  std::string_view method(h->method.ptr, h->method.len);
+  bool head = method == "HEAD";
+  if (!head && method != "GET") return false;
+  std::string_view path(h->path.ptr, h->path.len);
   for (const StaticMap& m : maps) {
-    std::string_view path = request.path;
     if (!path.starts_with(m.prefix) || (path.size() > m.prefix.size() && path[m.prefix.size()] != '/')) continue;
     std::string_view rel = path.substr(m.prefix.size());
     if (rel.empty() || rel == "/" || !safe(rel)) continue;
@@ -92,18 +90,24 @@ bool serve_static(const std::vector<StaticMap>& maps, const sdk::Request& reques
     }
     std::string length = std::to_string(st.st_size);
     std::string modified = http_date(st.st_mtime);
-    bool not_modified = header(request, "If-Modified-Since") == modified;
-    sdk::Field headers[] = {{"Content-Type", content_type(rel)},
-                            {"Content-Length", length},
-                            {"Last-Modified", modified}};
-    if (not_modified) {
-      sdk::Field h304[] = {{"Last-Modified", modified}};
-      if (response.start("304 Not Modified", h304) == sdk::Status::ok) response.finish();
-    } else if (response.start("200 OK", headers) == sdk::Status::ok) {
-      if (!head && st.st_size > 0) response.send_file(fd, 0, st.st_size);
-      response.finish();
+    std::string type(content_type(rel));
+    trellis_field fields[] = {{{"Content-Type", 12}, {type.data(), type.size()}},
+                              {{"Content-Length", 14}, {length.data(), length.size()}},
+                              {{"Last-Modified", 13}, {modified.data(), modified.size()}}};
+    trellis_response_head response{sizeof response, 0, {"200 OK", 6}, fields, 3};
+    if (stream.start(&response) == TRELLIS_OK) {
+      if (!head && st.st_size > 0) {
+        trellis_chunk c{};
+        c.kind = TRELLIS_CHUNK_FILE;
+        c.fd = fd;
+        c.offset = 0;
+        c.len = static_cast<std::size_t>(st.st_size);
+        stream.write(&c, 1, true);
+      }
+      stream.finish(nullptr, 0);
     }
     close(fd);
+    stream.done();
     return true;
   }
   return false;

@@ -35,8 +35,8 @@ int open_anonymous(std::string& where) {
 
 }  // namespace
 
-Status FlockLock::init_master(sdk::Host& host) noexcept {
-  host_ = &host;
+Status FlockLock::init_master() noexcept {
+  sdk::Host& host = host_;
   if (master_fd_ >= 0) ::close(master_fd_);
   std::string where;
   master_fd_ = open_anonymous(where);
@@ -57,7 +57,7 @@ Status FlockLock::init_child() noexcept {
   std::snprintf(path, sizeof path, "/proc/self/fd/%d", master_fd_);
   int fd = ::open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    if (host_) host_->logf(LogLevel::error, "lock engine flock: cannot re-open the lock file (%s): %s", path,
+    host_.logf(LogLevel::error, "lock engine flock: cannot re-open the lock file (%s): %s", path,
                            std::strerror(errno));
     return Status::io_error;
   }
@@ -73,7 +73,7 @@ Status FlockLock::lock() noexcept {
     if (errno == EINTR) continue;
     int err = errno;
     threads_.unlock();
-    if (host_) host_->logf(LogLevel::error, "lock engine flock: cannot take the lock: %s", std::strerror(err));
+    host_.logf(LogLevel::error, "lock engine flock: cannot take the lock: %s", std::strerror(err));
     return Status::io_error;
   }
   return Status::ok;

@@ -13,20 +13,22 @@
 
 #include <mutex>
 
+#include "trellis/host.hpp"
 #include "trellis/lock_engine.hpp"
 
 namespace trellis::locks {
 
 class FlockLock final : public sdk::LockEngine {
  public:
-  std::string_view name() const noexcept override { return "flock"; }
-  sdk::Status init_master(sdk::Host& host) noexcept override;
+  const char* name() const noexcept override { return "flock"; }
+  explicit FlockLock(sdk::Host host) : host_(host) {}
+  sdk::Status init_master() noexcept override;
   sdk::Status init_child() noexcept override;
   sdk::Status lock() noexcept override;
   void unlock() noexcept override;
 
  private:
-  sdk::Host* host_ = nullptr;
+  sdk::Host host_;
   int master_fd_ = -1;  // inherited by every worker, never locked
   int fd_ = -1;         // this worker's own open file description
   std::mutex threads_;  // held together with the flock

@@ -2,14 +2,15 @@
 // kernel (EPOLLEXCLUSIVE / SO_REUSEPORT) spreads the connections.
 #pragma once
 
+#include "trellis/host.hpp"
 #include "trellis/lock_engine.hpp"
 
 namespace trellis::locks {
 
 class NoneLock final : public sdk::LockEngine {
  public:
-  std::string_view name() const noexcept override { return "none"; }
-  sdk::Status init_master(sdk::Host&) noexcept override { return sdk::Status::ok; }
+  const char* name() const noexcept override { return "none"; }
+  sdk::Status init_master() noexcept override { return sdk::Status::ok; }
   sdk::Status lock() noexcept override { return sdk::Status::ok; }
   void unlock() noexcept override {}
 };

@@ -11,6 +11,7 @@ using namespace trellis;
 
 class LockEnginesPlugin final : public sdk::Plugin {
  public:
+  explicit LockEnginesPlugin(sdk::Host host) : pthread_(host), flock_(host), sem_(host) {}
   sdk::LockEngine* lock_engine(std::string_view engine) noexcept override {
     if (engine == "pthread") return &pthread_;
     if (engine == "flock") return &flock_;
@@ -29,4 +30,4 @@ class LockEnginesPlugin final : public sdk::Plugin {
 }  // namespace
 
 TRELLIS_PLUGIN("lock_engines", TRELLIS_KIND_LOCK_ENGINE, "0.1.0", "accept locks: pthread, flock, sem, none",
-               TRELLIS_NO_OPTIONS, [](trellis::sdk::Host&) { return new LockEnginesPlugin(); })
+               TRELLIS_NO_OPTIONS, [](trellis::sdk::Host& host) { return new LockEnginesPlugin(host); })

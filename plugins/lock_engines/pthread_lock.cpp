@@ -8,8 +8,8 @@ namespace trellis::locks {
 using sdk::LogLevel;
 using sdk::Status;
 
-Status PthreadLock::init_master(sdk::Host& host) noexcept {
-  host_ = &host;
+Status PthreadLock::init_master() noexcept {
+  sdk::Host& host = host_;
   void* mem = host.shared_memory(sizeof(pthread_mutex_t));
   if (mem == nullptr) {
     host.log(LogLevel::error, "lock engine pthread: no shared memory for the mutex");
@@ -37,10 +37,10 @@ Status PthreadLock::lock() noexcept {
     // no shared state half-updated, so the mutex can simply be declared
     // consistent; we now hold it.
     rc = pthread_mutex_consistent(mutex_);
-    if (host_) host_->log(LogLevel::warn, "lock engine pthread: the lock holder died; lock recovered");
+    host_.log(LogLevel::warn, "lock engine pthread: the lock holder died; lock recovered");
   }
   if (rc != 0) {
-    if (host_) host_->logf(LogLevel::error, "lock engine pthread: cannot take the lock: %s", std::strerror(rc));
+    host_.logf(LogLevel::error, "lock engine pthread: cannot take the lock: %s", std::strerror(rc));
     return Status::internal_error;
   }
   return Status::ok;

@@ -5,19 +5,21 @@
 
 #include <pthread.h>
 
+#include "trellis/host.hpp"
 #include "trellis/lock_engine.hpp"
 
 namespace trellis::locks {
 
 class PthreadLock final : public sdk::LockEngine {
  public:
-  std::string_view name() const noexcept override { return "pthread"; }
-  sdk::Status init_master(sdk::Host& host) noexcept override;
+  const char* name() const noexcept override { return "pthread"; }
+  explicit PthreadLock(sdk::Host host) : host_(host) {}
+  sdk::Status init_master() noexcept override;
   sdk::Status lock() noexcept override;
   void unlock() noexcept override;
 
  private:
-  sdk::Host* host_ = nullptr;
+  sdk::Host host_;
   pthread_mutex_t* mutex_ = nullptr;  // in host.shared_memory()
 };
 

@@ -11,8 +11,8 @@ namespace trellis::locks {
 using sdk::LogLevel;
 using sdk::Status;
 
-Status SemLock::init_master(sdk::Host& host) noexcept {
-  host_ = &host;
+Status SemLock::init_master() noexcept {
+  sdk::Host& host = host_;
   void* mem = host.shared_memory(sizeof(Shared));
   if (mem == nullptr) {
     host.log(LogLevel::error, "lock engine sem: no shared memory for the semaphore");
@@ -32,7 +32,7 @@ Status SemLock::lock() noexcept {
   if (shared_ == nullptr) return Status::unsupported;
   while (sem_wait(&shared_->sem) != 0) {
     if (errno == EINTR) continue;
-    if (host_) host_->logf(LogLevel::error, "lock engine sem: cannot take the lock: %s", std::strerror(errno));
+    host_.logf(LogLevel::error, "lock engine sem: cannot take the lock: %s", std::strerror(errno));
     return Status::io_error;
   }
   // A holder killed between sem_wait and this store is not recoverable;
@@ -59,7 +59,7 @@ void SemLock::holder_died(int pid) noexcept {
   int value = 0;
   if (sem_getvalue(&shared_->sem, &value) == 0 && value > 0) return;
   sem_post(&shared_->sem);
-  if (host_) host_->logf(LogLevel::warn, "lock engine sem: worker %d died holding the lock; released it", pid);
+  host_.logf(LogLevel::warn, "lock engine sem: worker %d died holding the lock; released it", pid);
 }
 
 }  // namespace trellis::locks

@@ -9,14 +9,16 @@
 
 #include <atomic>
 
+#include "trellis/host.hpp"
 #include "trellis/lock_engine.hpp"
 
 namespace trellis::locks {
 
 class SemLock final : public sdk::LockEngine {
  public:
-  std::string_view name() const noexcept override { return "sem"; }
-  sdk::Status init_master(sdk::Host& host) noexcept override;
+  const char* name() const noexcept override { return "sem"; }
+  explicit SemLock(sdk::Host host) : host_(host) {}
+  sdk::Status init_master() noexcept override;
   sdk::Status lock() noexcept override;
   void unlock() noexcept override;
   void holder_died(int pid) noexcept override;
@@ -28,7 +30,7 @@ class SemLock final : public sdk::LockEngine {
   };
   static_assert(std::atomic<pid_t>::is_always_lock_free, "the holder pid is shared between processes");
 
-  sdk::Host* host_ = nullptr;
+  sdk::Host host_;
   Shared* shared_ = nullptr;  // in host.shared_memory()
 };
 

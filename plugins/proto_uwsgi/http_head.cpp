@@ -2,26 +2,12 @@
 
 #include <limits>
 
+#include <trellis/http_rules.hpp>
+
 namespace trellis::uwsgi {
 namespace {
 
-bool is_tchar(unsigned char c) noexcept {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool is_text(std::string_view s) noexcept {
-  for (unsigned char c : s) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
-}
+bool is_text(std::string_view s) noexcept { return sdk::is_field_value(s); }
 
 }  // namespace
 
@@ -38,13 +24,7 @@ std::optional<int> parse_status(std::string_view status) noexcept {
   return code;
 }
 
-bool valid_header_name(std::string_view name) noexcept {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
-}
+bool valid_header_name(std::string_view name) noexcept { return sdk::is_token(name); }
 
 bool valid_header_value(std::string_view value) noexcept { return is_text(value); }
 
@@ -79,12 +59,43 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-void append_head(std::string& out, std::string_view protocol, std::string_view status,
-                 std::span<const sdk::Field> headers, std::optional<std::int64_t> add_content_length,
-                 bool drop_content_length) {
+sdk::Status check_response_head(const sdk::ResponseHead& head, HeadFacts* facts, const char** reason,
+                                bool validate) noexcept {
+  auto refuse = [reason](const char* why) {
+    if (reason) *reason = why;
+    return sdk::Status::invalid_argument;
+  };
+  auto code = parse_status(head.status);
+  // A WSGI-style application cannot send an interim response: a 1xx as the
+  // final status would leave the peer waiting for the real one.
+  if (!code) return refuse("malformed status line");
+  if (*code < 200) return refuse("interim (1xx) status as the final response");
+  std::optional<std::int64_t> length;
+  for (const sdk::Field h : head.headers) {
+    if (validate) {
+      if (!valid_header_name(h.name)) return refuse("response header name is not a token");
+      if (!valid_header_value(h.value)) return refuse("control character in a response header value");
+      // The server frames the body; hop-by-hop fields are the server's (PEP
+      // 3333), and a Transfer-Encoding would contradict the framing.
+      if (sdk::is_hop_by_hop_field(h.name)) return refuse("hop-by-hop header field set by the application");
+    }
+    if (sdk::field_name_is(h.name, "content-length")) {
+      auto n = parse_length_value(h.value);
+      if (!n) return refuse("invalid Content-Length in the response");
+      // Two different lengths would let the peer pick either framing.
+      if (length && *length != *n) return refuse("conflicting Content-Length values");
+      length = n;
+    }
+  }
+  if (facts) *facts = HeadFacts{*code, length};
+  return sdk::Status::ok;
+}
+
+void append_head(std::string& out, std::string_view protocol, std::string_view status, sdk::FieldList headers,
+                 std::optional<std::int64_t> add_content_length, bool drop_content_length) {
   out.append(protocol).append(" ").append(status).append("\r\n");
-  for (const auto& h : headers) {
-    if (drop_content_length && iequals_ascii(h.name, "Content-Length")) continue;
+  for (const sdk::Field h : headers) {
+    if (drop_content_length && sdk::field_name_is(h.name, "content-length")) continue;
     out.append(h.name).append(": ").append(h.value).append("\r\n");
   }
   if (add_content_length) out.append("Content-Length: ").append(std::to_string(*add_content_length)).append("\r\n");

@@ -7,14 +7,14 @@
 
 namespace trellis::uwsgi {
 
+// The body's memory and spool (post-buffering) are the core's since SDK 2:
+// a protocol hands body bytes on as they come and keeps none of them.
 struct Limits {
   // Largest vars block accepted (the packet's datasize), core "buffer-size".
   std::uint32_t buffer_size = 32768;
-  // Largest body accepted, 0 = unlimited (core "limit-post").
+  // Largest body accepted, 0 = unlimited (core "limit-post"). Checked
+  // against CONTENT_LENGTH before the request goes anywhere.
   std::int64_t limit_post = 0;
-  // Body bytes kept in memory; a longer body is spooled to an unlinked
-  // temporary file (core "post-buffering").
-  std::int64_t post_buffering = 1048576;
 };
 
 // Reads the limits from the core options, falling back to the documented
@@ -26,8 +26,6 @@ inline Limits read_limits(const sdk::Host& host) noexcept {
   l.buffer_size = b <= 0 ? l.buffer_size : static_cast<std::uint32_t>(b > 65535 ? 65535 : b);
   long long lp = host.integer("limit-post", 0);
   l.limit_post = lp < 0 ? 0 : lp;
-  long long pb = host.integer("post-buffering", l.post_buffering);
-  l.post_buffering = pb < 0 ? l.post_buffering : pb;
   return l;
 }
 

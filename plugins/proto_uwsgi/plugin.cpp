@@ -1,17 +1,15 @@
 // The "uwsgi" protocol plugin: what nginx's uwsgi_pass talks to.
-#include <new>
-
 #include "limits.hpp"
-#include "session.hpp"
+#include "protocol.hpp"
 #include "trellis/plugin.hpp"
 
 namespace {
 
 using namespace trellis;
 
-class UwsgiPlugin final : public sdk::Plugin, public sdk::Protocol {
+class UwsgiPlugin final : public sdk::Plugin {
  public:
-  explicit UwsgiPlugin(sdk::Host& host) : host_(host), limits_(uwsgi::read_limits(host)) {}
+  explicit UwsgiPlugin(const sdk::Host& host) noexcept : host_(host), protocol_(host) {}
 
   sdk::Status on_config() noexcept override {
     if (auto b = host_.option("buffer-size"); b && host_.integer("buffer-size", -1) <= 0) {
@@ -19,25 +17,15 @@ class UwsgiPlugin final : public sdk::Plugin, public sdk::Protocol {
                  static_cast<int>(b->size()), b->data());
       return sdk::Status::invalid_argument;
     }
-    limits_ = uwsgi::read_limits(host_);
+    protocol_.configure(uwsgi::read_limits(host_));
     return sdk::Status::ok;
   }
 
-  sdk::Protocol* protocol() noexcept override { return this; }
-
-  std::string_view socket_option() const noexcept override { return "socket"; }
-
-  sdk::Session* open_session(sdk::Transport& transport) noexcept override {
-    try {
-      return new uwsgi::UwsgiSession(transport, host_, limits_);
-    } catch (...) {
-      return nullptr;
-    }
-  }
+  sdk::Protocol* protocol() noexcept override { return &protocol_; }
 
  private:
-  sdk::Host& host_;
-  uwsgi::Limits limits_;
+  sdk::Host host_;
+  uwsgi::UwsgiProtocol protocol_;
 };
 
 const trellis_option_spec kOptions[] = {
@@ -48,4 +36,4 @@ const trellis_option_spec kOptions[] = {
 }  // namespace
 
 TRELLIS_PLUGIN("uwsgi", TRELLIS_KIND_PROTOCOL, "0.1.0", "uwsgi protocol (nginx uwsgi_pass)", kOptions,
-               [](trellis::sdk::Host& host) { return new UwsgiPlugin(host); })
+               [](trellis::sdk::Host& plugin_host) -> trellis::sdk::Plugin* { return new UwsgiPlugin(plugin_host); })

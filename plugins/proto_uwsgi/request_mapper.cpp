@@ -72,11 +72,15 @@ void strip_script_name(std::span<sdk::Field> vars) noexcept {
   }
 }
 
-std::string RequestMapper::map(std::span<sdk::Field> vars, std::uint8_t modifier1, sdk::Request& req) {
-  std::string_view content_type, content_length, uwsgi_scheme, url_scheme, https, request_scheme;
-  req = sdk::Request{};
-  req.body = nullptr;
+std::string RequestMapper::map(std::span<sdk::Field> vars, std::uint8_t modifier1, trellis_request_head& head) {
+  head = trellis_request_head{};
+  head.size = sizeof head;
+  auto runtime = runtime_for_modifier(modifier1);
+  if (!runtime) return "no runtime serves modifier1 " + std::to_string(modifier1);
   if (modifier1 == kModifierManagePathInfo) strip_script_name(vars);
+
+  std::string_view method, uri, path, query, protocol, server_name, server_port, remote_addr, remote_port;
+  std::string_view content_type, content_length, uwsgi_scheme, url_scheme, https, request_scheme;
   for (const auto& v : vars) {
     const auto& k = v.name;
     // Only the few names that matter. The first occurrence wins: a repeated
@@ -84,15 +88,15 @@ std::string RequestMapper::map(std::span<sdk::Field> vars, std::uint8_t modifier
     auto set = [&](std::string_view& field) {
       if (field.data() == nullptr) field = v.value;
     };
-    if (k == "REQUEST_METHOD") set(req.method);
-    else if (k == "REQUEST_URI") set(req.uri);
-    else if (k == "PATH_INFO") set(req.path);
-    else if (k == "QUERY_STRING") set(req.query);
-    else if (k == "SERVER_PROTOCOL") set(req.protocol);
-    else if (k == "REMOTE_ADDR") set(req.remote_addr);
-    else if (k == "REMOTE_PORT") set(req.remote_port);
-    else if (k == "SERVER_NAME") set(req.server_name);
-    else if (k == "SERVER_PORT") set(req.server_port);
+    if (k == "REQUEST_METHOD") set(method);
+    else if (k == "REQUEST_URI") set(uri);
+    else if (k == "PATH_INFO") set(path);
+    else if (k == "QUERY_STRING") set(query);
+    else if (k == "SERVER_PROTOCOL") set(protocol);
+    else if (k == "SERVER_NAME") set(server_name);
+    else if (k == "SERVER_PORT") set(server_port);
+    else if (k == "REMOTE_ADDR") set(remote_addr);
+    else if (k == "REMOTE_PORT") set(remote_port);
     else if (k == "CONTENT_TYPE") set(content_type);
     else if (k == "CONTENT_LENGTH") set(content_length);
     else if (k == "UWSGI_SCHEME") set(uwsgi_scheme);
@@ -100,15 +104,36 @@ std::string RequestMapper::map(std::span<sdk::Field> vars, std::uint8_t modifier
     else if (k == "HTTPS") set(https);
     else if (k == "REQUEST_SCHEME") set(request_scheme);
   }
-  if (!parse_content_length(content_length, req.content_length)) {
+  if (!parse_content_length(content_length, head.content_length)) {
     return "invalid CONTENT_LENGTH \"" + std::string(content_length.substr(0, 64)) + "\"";
   }
-  req.scheme = pick_scheme(uwsgi_scheme, url_scheme, https, request_scheme);
-  req.modifier1 = runtime_modifier(modifier1);
-  req.cgi_vars = vars;
-  req.body_terminated = true;  // the length is always known (0 when absent)
+  // The length is always known (no body without CONTENT_LENGTH), so the
+  // body's end is the true end: WSGI's wsgi.input_terminated.
+  head.flags = TRELLIS_REQUEST_BODY_TERMINATED;
+  head.method = sdk::to_c(method);
+  head.uri = sdk::to_c(uri);
+  head.path = sdk::to_c(path);
+  head.query = sdk::to_c(query);
+  head.protocol = sdk::to_c(protocol);
+  head.scheme = sdk::to_c(pick_scheme(uwsgi_scheme, url_scheme, https, request_scheme));
+  head.server_name = sdk::to_c(server_name);
+  head.server_port = sdk::to_c(server_port);
+  // The client is whoever nginx says it is, not nginx itself.
+  head.remote_addr = sdk::to_c(remote_addr);
+  head.remote_port = sdk::to_c(remote_port);
+  head.runtime = sdk::to_c(*runtime);
+
+  // Every var verbatim, in order (REMOTE_ADDR, SCRIPT_NAME, uwsgi_param ...):
+  // they are what a runtime hands the application.
+  variables_.clear();
+  variables_.reserve(vars.size());
+  for (const auto& v : vars) variables_.push_back(sdk::to_c(v));
+  head.variables = variables_.data();
+  head.variable_count = variables_.size();
+
   map_headers(vars, content_type, content_length);
-  req.headers = headers_;
+  head.headers = headers_.data();
+  head.header_count = headers_.size();
   return {};
 }
 
@@ -156,10 +181,10 @@ void RequestMapper::map_headers(std::span<const sdk::Field> vars, std::string_vi
       }
       f.value = std::string_view(side_).substr(vstart);
     }
-    headers_.push_back(f);
+    headers_.push_back(sdk::to_c(f));
   }
-  if (!content_type.empty()) headers_.push_back({"Content-Type", content_type});
-  if (!content_length.empty()) headers_.push_back({"Content-Length", content_length});
+  if (!content_type.empty()) headers_.push_back(sdk::to_c(sdk::Field{"Content-Type", content_type}));
+  if (!content_length.empty()) headers_.push_back(sdk::to_c(sdk::Field{"Content-Length", content_length}));
 }
 
 }  // namespace trellis::uwsgi

@@ -1,9 +1,12 @@
-// Turns a uwsgi vars block into the protocol-neutral sdk::Request.
+// Turns a uwsgi vars block into the protocol-neutral request head the core
+// takes (trellis_request_head, abi.h).
 //
-// Every view in the Request points either into the caller's vars (which view
-// into the session's read buffer) or into this mapper's side buffer, which
-// holds what has to be rebuilt: HTTP_USER_AGENT -> "User-Agent", and repeated
-// headers joined with ", ". Both stay valid until the next map() call.
+// Every string in the head points either into the caller's vars (which view
+// into the session's read buffer) or into this mapper's own storage, which
+// holds what has to be rebuilt: HTTP_USER_AGENT -> "User-Agent", repeated
+// headers joined with ", ", and the C arrays of header fields and variables.
+// Both stay valid until the next map() call. The core copies the head when
+// the stream opens, so nothing needs them longer than that.
 // Modifier1 30 narrows PATH_INFO's view in the caller's vars, in place.
 #pragma once
 
@@ -13,7 +16,9 @@
 #include <string_view>
 #include <vector>
 
-#include "trellis/request.hpp"
+#include "modifier1.hpp"
+#include "trellis/abi.h"
+#include "trellis/strings.hpp"
 
 namespace trellis::uwsgi {
 
@@ -25,35 +30,27 @@ bool parse_content_length(std::string_view text, std::int64_t& out) noexcept;
 // "USER_AGENT" -> "User-Agent": the inverse of the CGI header mangling.
 void cgi_to_header_name(std::string_view cgi_suffix, std::string& out);
 
-// uWSGI's legacy "manage PATH_INFO" modifier (UWSGI_MODIFIER_MANAGE_PATH_INFO,
-// nginx `uwsgi_modifier1 30;`): a WSGI request whose PATH_INFO still carries
-// the SCRIPT_NAME prefix. It has no runtime of its own; modifier1 0 serves it.
-inline constexpr std::uint8_t kModifierManagePathInfo = 30;
-
-// The modifier1 of the runtime that serves a packet sent with `wire`.
-constexpr std::uint8_t runtime_modifier(std::uint8_t wire) noexcept {
-  return wire == kModifierManagePathInfo ? 0 : wire;
-}
-
 // For modifier1 30: re-points every PATH_INFO var that starts with the
 // (non-empty) SCRIPT_NAME var at the rest of its value, as uWSGI's python
-// plugin does. The values stay views into the same memory, so runtimes that
-// read cgi_vars verbatim see the stripped PATH_INFO too.
+// plugin does. The values stay views into the same memory, so the variables
+// a runtime passes on verbatim carry the stripped PATH_INFO too.
 void strip_script_name(std::span<sdk::Field> vars) noexcept;
 
 class RequestMapper {
  public:
-  // Fills every field of `req` but `body`. `modifier1` is the packet's, as
-  // sent: for 30 the request goes to runtime 0 with SCRIPT_NAME stripped from
-  // PATH_INFO (in `vars` too, hence not const). Returns an empty string on
-  // success, else a one-line reason (an invalid CONTENT_LENGTH).
-  std::string map(std::span<sdk::Field> vars, std::uint8_t modifier1, sdk::Request& req);
+  // Fills every field of `head`. `modifier1` is the packet's, as sent: it
+  // names the runtime (runtime_for_modifier), and for 30 SCRIPT_NAME comes
+  // off PATH_INFO (in `vars` too, hence not const). Returns an empty string
+  // on success, else a one-line reason (an invalid CONTENT_LENGTH, a
+  // modifier1 no runtime serves).
+  std::string map(std::span<sdk::Field> vars, std::uint8_t modifier1, trellis_request_head& head);
 
  private:
   void map_headers(std::span<const sdk::Field> vars, std::string_view content_type,
                    std::string_view content_length);
 
-  std::vector<sdk::Field> headers_;
+  std::vector<trellis_field> headers_;
+  std::vector<trellis_field> variables_;
   std::string side_;  // reserved up front, never reallocated while mapping
 };
 

@@ -1,4 +1,8 @@
 // One uwsgi connection: one packet in, one HTTP-style response out, close.
+//
+// The session is both the connection's protocol state (sdk::Session) and
+// the sink of the one stream it opens (sdk::StreamSink): the core calls
+// both on the loop thread, never one from inside the other.
 #pragma once
 
 #include <string>
@@ -11,35 +15,55 @@
 
 namespace trellis::uwsgi {
 
-class UwsgiSession final : public sdk::Session {
+class UwsgiSession final : public sdk::Session, public sdk::StreamSink {
  public:
-  UwsgiSession(sdk::Transport& transport, sdk::Host& host, const Limits& limits);
+  UwsgiSession(sdk::Connection connection, const sdk::Host& host, const Limits& limits);
 
+  // sdk::Session
   std::span<char> read_space() noexcept override;
-  sdk::Progress on_received(std::size_t n) noexcept override;
-  sdk::Progress on_eof() noexcept override;
-  sdk::Request& request() noexcept override { return reader_.request(); }
-  sdk::ResponseWriter& response() noexcept override { return writer_; }
-  std::string_view pending_output() const noexcept override { return pending_; }
-  sdk::Progress finish_request() noexcept override;
+  void on_received(std::size_t n) noexcept override;
+  void on_eof() noexcept override;
   // Every uwsgi connection already ends after its response.
-  void close_after_response() noexcept override {}
+  void on_drain() noexcept override {}
   sdk::Phase phase() const noexcept override;
-  sdk::ResponseSummary summary() const noexcept override;
   void release() noexcept override { delete this; }
+
+  // sdk::StreamSink
+  sdk::Status on_start(const sdk::ResponseHead& head) noexcept override;
+  sdk::Status on_data(std::span<const trellis_chunk> chunks, bool last) noexcept override;
+  sdk::Status on_finish(sdk::FieldList trailers) noexcept override;
+  void on_abort() noexcept override;
+  void on_body_wanted() noexcept override;
+
+  sdk::ResponseSummary summary() const noexcept { return writer_.summary(); }
 
  private:
   ~UwsgiSession() = default;  // only release() frees a session
-  sdk::Progress decide(Verdict verdict) noexcept;
-  sdk::Progress refuse() noexcept;
+
+  // Acts on the reader's events, from `first` on, until it needs more bytes.
+  void process(Verdict first);
+  bool open_stream();
+  void deliver(std::string_view bytes);
+  void end_body();
+  // Ends the exchange for `reason`, logged in one line: the stream (if any)
+  // is reset with `why`, the peer gets `status` (0: nothing) if nothing of
+  // the response went out yet, and the connection closes.
+  void fail(int status, const std::string& reason, sdk::Status why);
+  // The stream is done: close it with what was sent, then the connection.
+  void finish_exchange(sdk::CloseMode how) noexcept;
+  void close(sdk::CloseMode how) noexcept;
+  void pause(bool paused) noexcept;
   std::string peer() const;
 
-  sdk::Transport& transport_;
-  sdk::Host& host_;
+  sdk::Connection connection_;
+  sdk::Host host_;
   PacketReader reader_;
   UwsgiResponseWriter writer_;
-  std::string pending_;
-  int refused_status_ = 0;
+  sdk::ProtocolStream stream_;
+  bool paused_ = false;        // reading stopped until on_body_wanted()
+  bool drop_body_ = false;     // nobody reads the body any more: drain it
+  bool peer_done_ = false;     // the peer sent its EOF
+  bool closing_ = false;       // Connection::close() was called
 };
 
 // The short reply sent before closing on a refused packet.

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "trellis/request.hpp"
+#include "trellis/strings.hpp"
 
 namespace trellis::uwsgi {
 

@@ -103,11 +103,13 @@ TEST(LogFormatCompile, JsonAndDefault) {
   EXPECT_TRUE(LogFormat::compile("").is_default());
 }
 
+trellis_field field(std::string_view name, std::string_view value) { return {sdk::to_c(name), sdk::to_c(value)}; }
+
 struct Fixture {
-  sdk::Field headers[4] = {{"Host", "example.org"},
-                           {"User-Agent", "agent \"007\"\n"},
-                           {"x-request-id", "abc-123"},
-                           {"Referer", "http://r/\xff"}};
+  trellis_field headers[4] = {field("Host", "example.org"),
+                              field("User-Agent", "agent \"007\"\n"),
+                              field("x-request-id", "abc-123"),
+                              field("Referer", "http://r/\xff")};
   sdk::Request req;
   RequestRecord rec;
   Fixture() {
@@ -118,7 +120,7 @@ struct Fixture {
     req.protocol = "HTTP/1.1";
     req.remote_addr = "127.0.0.1";
     req.server_name = "srv";
-    req.headers = headers;
+    req.headers = sdk::FieldList(headers, 4);
     rec.request = &req;
     rec.summary.status = 404;
     rec.summary.body_bytes = 12;
@@ -175,13 +177,13 @@ TEST(LogFormatRender, JsonIsOneObjectWithNumbers) {
 
 TEST(FindRequestVar, CgiVarsHeadersAndFields) {
   Fixture f;
-  sdk::Field cgi[] = {{"HTTP_X_REQUEST_ID", "from-uwsgi"}, {"UWSGI_SCHEME", "https"}};
+  trellis_field cgi[] = {field("HTTP_X_REQUEST_ID", "from-uwsgi"), field("UWSGI_SCHEME", "https")};
   EXPECT_EQ(find_request_var(f.req, "HTTP_X_REQUEST_ID"), "abc-123");
   EXPECT_EQ(find_request_var(f.req, "HTTP_USER_AGENT"), "agent \"007\"\n");
   EXPECT_EQ(find_request_var(f.req, "REQUEST_METHOD"), "GET");
   EXPECT_EQ(find_request_var(f.req, "PATH_INFO"), "/a\nb");
   EXPECT_EQ(find_request_var(f.req, "NOPE"), "");
-  f.req.cgi_vars = cgi;
+  f.req.variables = sdk::FieldList(cgi, 2);
   EXPECT_EQ(find_request_var(f.req, "HTTP_X_REQUEST_ID"), "from-uwsgi");
   EXPECT_EQ(find_request_var(f.req, "UWSGI_SCHEME"), "https");
 }

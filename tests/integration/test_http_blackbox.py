@@ -705,15 +705,21 @@ def test_expect_continue_chunked_streamed_then_pipelined(srv):
 
 def test_expect_continue_partial_read_closes_and_rest_is_not_a_request(srv):
     """RFC 9110 §10.1.1 / RFC 9112 §9.3: after a 100 the app reads 5 of 10
-    body bytes; the server must close (Connection: close) and never parse the
-    rest of the body, or the pipelined bytes behind it, as a request."""
+    body bytes; the server must never parse the rest of the body as a
+    request. A server that stops reading the content must close
+    (Connection: close); one that read the entire content itself (trellis
+    receives every body for the application, SDK 2) may keep the connection
+    and must then answer the pipelined request behind it, and nothing else."""
     with Conn(srv.port) as c:
         c.send(b"POST /readn/5 HTTP/1.1\r\n" + H + b"Expect: 100-continue\r\nContent-Length: 10\r\n\r\n")
         r = c.read()
         assert r.status == 100
-        c.send(b"0123456789GET / HTTP/1.1\r\n" + H + b"\r\n")
+        c.send(b"0123456789GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
         r = c.read()
-        assert r.status == 200 and r.body == b"01234" and "close" in r.conn_tokens()
+        assert r.status == 200 and r.body == b"01234"
+        if "close" not in r.conn_tokens():
+            nxt = c.read()
+            assert nxt.status == 200 and nxt.body != r.body, nxt
         assert c.rest_until_close() == b""
 
 

@@ -13,7 +13,8 @@ def test_version():
     r = run("--version")
     assert r.returncode == 0
     assert r.stdout.startswith("trellis ")
-    assert "plugin ABI 1." in r.stdout
+    major, minor = host_abi()
+    assert f"plugin ABI {major}.{minor}" in r.stdout
 
 
 def test_missing_plugin_lists_the_directories_searched():
@@ -50,10 +51,13 @@ def test_plugin_for_a_newer_abi_minor_is_refused():
     assert f"ABI {major}.{minor + 1}" in r.stderr and f"provides ABI {major}.{minor}" in r.stderr, r.stderr
 
 
-def test_toolchain_mismatch_shows_both_sides():
-    r = run("--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "wrong_toolchain")
-    assert r.returncode != 0
-    assert "othercc-99" in r.stderr and "gcc-" in r.stderr
+def test_a_plugin_from_another_toolchain_loads_and_says_so():
+    # The boundary is C since ABI 2: another compiler or standard library is
+    # no reason to refuse; --plugins-list shows what each was built with.
+    r = run("--plugin-dir", str(TEST_PLUGIN_DIR), "--plugin", "other_toolchain", "--plugins-list")
+    assert r.returncode == 0, r.stderr
+    row = next(l for l in r.stdout.splitlines() if l.startswith("other_toolchain"))
+    assert "loaded" in row and "othercc-99/otherlib-1" in row, r.stdout
 
 
 def test_plugin_that_throws_during_init():

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include <trellis/http_rules.hpp>
+
 namespace trellis::http {
 
 enum CharClass : std::uint8_t {
@@ -51,13 +53,9 @@ inline char ascii_lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
 }
 
-// Case-insensitive comparison; `lower` must already be lowercase.
-inline bool iequals(std::string_view s, std::string_view lower) noexcept {
-  if (s.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i)
-    if (ascii_lower(s[i]) != lower[i]) return false;
-  return true;
-}
+// Case-insensitive comparison; `lower` must already be lowercase ASCII.
+// Field names are compared on every request: eight bytes at a time.
+inline bool iequals(std::string_view s, std::string_view lower) noexcept { return sdk::field_name_is(s, lower); }
 
 // Case-insensitive comparison of two arbitrary strings.
 inline bool iequals_any(std::string_view a, std::string_view b) noexcept {

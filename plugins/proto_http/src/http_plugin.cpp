@@ -1,9 +1,9 @@
-// Plugin entry: declares the http-socket option, reads the core's limits
-// and opens an HttpSession per connection.
+// Plugin entry: declares the http-socket option, reads the core's limits,
+// opens an HttpSession per connection and checks response heads.
 #include <new>
-#include <string>
 
 #include "http_session.hpp"
+#include "response_encoder.hpp"
 #include "trellis/plugin.hpp"
 
 namespace trellis::http {
@@ -34,19 +34,24 @@ class HttpPlugin final : public sdk::Plugin, public sdk::Protocol {
   }
 
   sdk::Protocol* protocol() noexcept override { return this; }
-  std::string_view socket_option() const noexcept override { return "http-socket"; }
-  sdk::Session* open_session(sdk::Transport& transport) noexcept override {
-    return HttpSession::create(transport, config_);
+  const char* name() const noexcept override { return "http"; }
+  const char* socket_option() const noexcept override { return "http-socket"; }
+  sdk::Session* open_session(sdk::Connection connection) noexcept override {
+    HttpSession* s = HttpSession::create(connection, config_);
+    if (!s) host_.log(sdk::LogLevel::error, "http: out of memory for a new connection");
+    return s;
+  }
+  Status check_head(const sdk::ResponseHead& head, const char*& reason) const noexcept override {
+    return check_response_head(head, reason);
   }
 
  private:
   bool load_config() noexcept {
     SessionConfig c;
-    c.host = &host_;
+    c.host = host_;
     long long buffer = host_.integer("buffer-size", 32768);
     long long fields = host_.integer("http-max-fields", kDefaultMaxFields);
     long long limit = host_.integer("limit-post", 0);
-    long long post = host_.integer("post-buffering", 1 << 20);
     bool ok = true;
     // Offsets in the parser are 32 bits; a head near 2 GiB is absurd anyway.
     if (buffer < 512 || buffer > (1LL << 30)) {
@@ -64,20 +69,15 @@ class HttpPlugin final : public sdk::Plugin, public sdk::Protocol {
       ok = false;
       limit = 0;
     }
-    if (post < 0) {
-      host_.logf(sdk::LogLevel::error, "http: post-buffering must not be negative");
-      ok = false;
-      post = 1 << 20;
-    }
+    // post-buffering is the core's now: it buffers and spools bodies.
     c.parse.max_head = static_cast<std::size_t>(buffer);
     c.parse.max_fields = static_cast<std::size_t>(fields);
     c.parse.max_body = static_cast<std::uint64_t>(limit);
-    c.post_buffering = static_cast<std::uint64_t>(post);
     config_ = c;
     return ok;
   }
 
-  sdk::Host& host_;
+  sdk::Host host_;
   SessionConfig config_;
 };
 
@@ -85,4 +85,4 @@ class HttpPlugin final : public sdk::Plugin, public sdk::Protocol {
 }  // namespace trellis::http
 
 TRELLIS_PLUGIN("http", TRELLIS_KIND_PROTOCOL, "1.0.0", "HTTP/1.1 protocol (http-socket)", trellis::http::kOptions,
-               [](trellis::sdk::Host& host) { return new trellis::http::HttpPlugin(host); })
+               [](trellis::sdk::Host& h) -> trellis::sdk::Plugin* { return new trellis::http::HttpPlugin(h); })

@@ -1,7 +1,6 @@
 #include "http_response.hpp"
 
-#include <sys/stat.h>
-#include <sys/uio.h>
+#include <trellis/http_rules.hpp>
 
 #include "http_date.hpp"
 
@@ -12,42 +11,205 @@ using sdk::Status;
 namespace {
 constexpr std::string_view kCrlf = "\r\n";
 constexpr std::string_view kLastChunk = "0\r\n\r\n";
-
-struct iovec iov(std::string_view s) noexcept {
-  return {const_cast<char*>(s.data()), s.size()};
-}
+constexpr std::string_view kInternalError = "Internal Server Error\n";
 }  // namespace
 
-HttpResponse::HttpResponse(sdk::Transport& transport, sdk::Host* host) : transport_(transport), host_(host) {
+HttpResponse::HttpResponse(sdk::Connection conn, sdk::Host host) : conn_(conn), host_(host) {
   head_.reserve(512);
+  parts_.reserve(16);
 }
 
-void HttpResponse::begin(const ResponseContext& ctx, const bool* body_done,
-                         const std::atomic<bool>* draining) noexcept {
+void HttpResponse::begin(const ResponseContext& ctx) noexcept {
   ctx_ = ctx;
-  body_done_ = body_done;
-  draining_ = draining;
   info_ = ResponseStartInfo{};
   framing_ = Framing::none;
   remaining_ = body_bytes_ = wire_bytes_ = 0;
   started_ = headers_sent_ = finished_ = aborted_ = broken_ = keep_alive_ = ended_ = overflow_logged_ = false;
 }
 
-Status HttpResponse::start(std::string_view status, std::span<const sdk::Field> headers) noexcept {
-  if (headers_sent_) return Status::unsupported;
+Status HttpResponse::start(const sdk::ResponseHead& head) noexcept {
+  if (headers_sent_ || aborted_) return Status::unsupported;
   started_ = false;
-  const char* problem;
+  // The core asked check_head before (abi.h): only read what it asks for;
+  // what is structural (a status to frame by) is still checked.
+  if (const char* problem = check_response_start(head.status, head.headers, info_, /*validate=*/false)) {
+    host_.logf(sdk::LogLevel::error, "http: refusing the application's response: %s", problem);
+    return Status::invalid_argument;
+  }
+  if (info_.switching && !ctx_.upgrade_offered) {
+    host_.log(sdk::LogLevel::error, "http: refusing a 101 response: the client offered no upgrade");
+    return Status::invalid_argument;
+  }
   try {
-    problem = encode_response_start(status, headers, head_, info_);
+    if (sdk::answers_not_modified(ctx_.method, ctx_.if_modified_since, ctx_.if_none_match, info_.status,
+                                  find_field(head.headers, "last-modified")))
+      render_not_modified(head.headers, info_, head_);
+    else
+      render_response_start(head.status, head.headers, info_, head_);
   } catch (...) {
     return Status::internal_error;
   }
-  if (problem) {
-    if (host_) host_->logf(sdk::LogLevel::error, "http: refusing the application's response: %s", problem);
-    return Status::invalid_argument;
-  }
   started_ = true;
   return Status::ok;
+}
+
+Status HttpResponse::send_switch() noexcept {
+  if (!started_ || !info_.switching || headers_sent_) return Status::invalid_argument;
+  try {
+    if (!info_.has_server) head_.append("Server: trellis\r\n");
+    if (!info_.has_date) head_.append("Date: ").append(http_date_now()).append("\r\n");
+    head_.append("\r\n");
+  } catch (...) {
+    return Status::internal_error;
+  }
+  headers_sent_ = finished_ = true;
+  Status st = conn_.write(head_);
+  if (st != Status::ok) broken_ = true;
+  wire_bytes_ += head_.size();
+  return st;
+}
+
+Status HttpResponse::data(std::span<const trellis_chunk> chunks, bool last, bool keep_allowed) noexcept {
+  if (aborted_ || finished_) return Status::unsupported;
+  if (broken_) return Status::closed;
+  if (!started_ || info_.switching) return Status::invalid_argument;  // a 101 goes out by send_switch only
+  return send(chunks, last, {}, keep_allowed);
+}
+
+Status HttpResponse::finish(sdk::FieldList trailers, bool keep_allowed) noexcept {
+  if (aborted_) return Status::unsupported;
+  if (broken_) return Status::closed;
+  if (!started_) {
+    // The runtime promises to answer; if it did not, the client still gets
+    // a well-formed reply rather than a hang.
+    host_.log(sdk::LogLevel::error, "http: the runtime finished without a response; sending 500");
+    sdk::ResponseHead h{"500 Internal Server Error", {}};
+    if (Status st = start(h); st != Status::ok) return st;
+    trellis_chunk body = sdk::bytes_chunk(kInternalError);
+    return send({&body, 1}, true, {}, keep_allowed);
+  }
+  if (info_.switching && !headers_sent_) return Status::invalid_argument;  // a 101 without the switch
+  if (finished_) {
+    // The last chunk went out with the last bytes (on_data's `last`).
+    if (!trailers.empty()) host_.log(sdk::LogLevel::debug, "http: trailers after the end of the body dropped");
+    return Status::ok;
+  }
+  Status st = send({}, true, trailers, keep_allowed);
+  if (st == Status::ok && !trailers.empty() && framing_ != Framing::chunked)
+    host_.log(sdk::LogLevel::debug, "http: trailers dropped: the response is not chunked");
+  return st;
+}
+
+Status HttpResponse::send(std::span<const trellis_chunk> chunks, bool last, sdk::FieldList trailers,
+                          bool keep_allowed) noexcept {
+  std::uint64_t total = 0;
+  for (const trellis_chunk& c : chunks) total += c.len;
+  std::uint64_t body = 0;
+  try {
+    parts_.clear();
+    if (!headers_sent_) {
+      // Nothing reaches the wire before the first body bytes or the end.
+      if (total == 0 && !last) return Status::ok;
+      complete_head(total, last, !trailers.empty(), keep_allowed);
+      headers_sent_ = true;
+      parts_.push_back(sdk::bytes_chunk(head_));
+    }
+    body = frame_body(chunks, total, last, trailers);
+  } catch (...) {
+    // Out of memory half way through a head or a frame: the framing can no
+    // longer be trusted.
+    broken_ = true;
+    return Status::internal_error;
+  }
+  if (last) finished_ = true;
+  // Nothing to frame: only the end of a connection that closes may be due.
+  if (parts_.empty() && !ends_stream()) return Status::ok;
+  Status st = emit();
+  if (st == Status::ok) body_bytes_ += body;
+  return st;
+}
+
+void HttpResponse::complete_head(std::uint64_t total, bool last, bool want_trailers, bool keep_allowed) {
+  bool keep = ctx_.client_keep_alive && !info_.conn_close && keep_allowed;
+  if (info_.no_body || ctx_.head_request) {
+    framing_ = Framing::none;
+    // A HEAD answer may announce the length a GET would have had.
+    if (ctx_.head_request && !info_.no_body && info_.content_length < 0 && last && total > 0)
+      append_content_length(head_, total);
+  } else if (info_.content_length >= 0) {
+    framing_ = Framing::length;
+    remaining_ = static_cast<std::uint64_t>(info_.content_length);
+  } else if (last && (!want_trailers || ctx_.http10)) {
+    // The whole body is known: a Content-Length beats chunking (unless
+    // there are trailers to carry, which only chunking can).
+    framing_ = Framing::length;
+    remaining_ = total;
+    append_content_length(head_, total);
+  } else if (!ctx_.http10) {
+    framing_ = Framing::chunked;
+    head_.append("Transfer-Encoding: chunked\r\n");
+  } else {
+    framing_ = Framing::close;  // HTTP/1.0 without a length: EOF ends it
+    keep = false;
+  }
+  if (!keep) head_.append("Connection: close\r\n");
+  else if (ctx_.http10) head_.append("Connection: keep-alive\r\n");
+  if (!info_.has_server) head_.append("Server: trellis\r\n");
+  if (!info_.has_date) head_.append("Date: ").append(http_date_now()).append("\r\n");
+  head_.append(kCrlf);
+  keep_alive_ = keep;
+}
+
+void HttpResponse::warn_overflow() noexcept {
+  if (overflow_logged_) return;
+  overflow_logged_ = true;
+  host_.log(sdk::LogLevel::warn, "http: application sent more bytes than its Content-Length; extra dropped");
+}
+
+std::uint64_t HttpResponse::frame_body(std::span<const trellis_chunk> chunks, std::uint64_t total, bool last,
+                                       sdk::FieldList trailers) {
+  switch (framing_) {
+    case Framing::none: return 0;  // HEAD/204/304: the body is swallowed
+    case Framing::length: {
+      std::uint64_t taken = 0;
+      for (const trellis_chunk& c : chunks) {
+        if (c.len == 0) continue;
+        std::uint64_t n = c.len < remaining_ - taken ? c.len : remaining_ - taken;
+        if (n < c.len) warn_overflow();
+        if (n == 0) break;
+        trellis_chunk part = c;
+        part.len = static_cast<std::size_t>(n);
+        parts_.push_back(part);
+        taken += n;
+      }
+      remaining_ -= taken;
+      return taken;
+    }
+    case Framing::chunked:
+      if (total != 0) {
+        parts_.push_back(sdk::bytes_chunk({size_line_, format_chunk_size(size_line_, total)}));
+        for (const trellis_chunk& c : chunks)
+          if (c.len != 0) parts_.push_back(c);
+        parts_.push_back(sdk::bytes_chunk(kCrlf));
+      }
+      if (last) {
+        if (trailers.empty()) {
+          parts_.push_back(sdk::bytes_chunk(kLastChunk));
+        } else {
+          tail_.assign("0\r\n");
+          if (std::size_t dropped = render_trailers(trailers, tail_))
+            host_.logf(sdk::LogLevel::warn, "http: %zu trailer field(s) that must not be trailers dropped", dropped);
+          tail_.append(kCrlf);
+          parts_.push_back(sdk::bytes_chunk(tail_));
+        }
+      }
+      return total;
+    case Framing::close:
+      for (const trellis_chunk& c : chunks)
+        if (c.len != 0) parts_.push_back(c);
+      return total;
+  }
+  return 0;
 }
 
 bool HttpResponse::ends_stream() const noexcept {
@@ -55,196 +217,18 @@ bool HttpResponse::ends_stream() const noexcept {
   return finished_ || (framing_ == Framing::length && remaining_ == 0);
 }
 
-Status HttpResponse::emit(const struct iovec* parts, int count) noexcept {
-  std::size_t total = 0;
-  for (int i = 0; i < count; ++i) total += parts[i].iov_len;
-  std::span<const struct iovec> all(parts, static_cast<std::size_t>(count));
+Status HttpResponse::emit() noexcept {
   const bool last = ends_stream();
-  Status st = last ? transport_.write_last(all) : transport_.write(all);
-  if (st != Status::ok) {
+  Status st = last ? conn_.write_last(parts_) : conn_.write(parts_);
+  // Connection::write queues and never blocks; `again` would only say the
+  // queue is long, which the core tells the runtime itself.
+  if (st != Status::ok && st != Status::again) {
     broken_ = true;
     return st;
   }
   ended_ = last;
-  wire_bytes_ += total;
+  for (const trellis_chunk& p : parts_) wire_bytes_ += p.len;
   return Status::ok;
-}
-
-Status HttpResponse::send_head(std::string_view data, bool last) noexcept {
-  bool keep = ctx_.client_keep_alive && !info_.conn_close && (!body_done_ || *body_done_) &&
-              !(draining_ && draining_->load(std::memory_order_relaxed));
-  try {
-    if (info_.no_body || ctx_.head_request) {
-      framing_ = Framing::none;
-      // A HEAD answer may announce the length a GET would have had.
-      if (ctx_.head_request && !info_.no_body && info_.content_length < 0 && last && !data.empty())
-        append_content_length(head_, data.size());
-    } else if (info_.content_length >= 0) {
-      framing_ = Framing::length;
-      remaining_ = static_cast<std::uint64_t>(info_.content_length);
-    } else if (last) {
-      // The whole body is known: a Content-Length beats chunking.
-      framing_ = Framing::length;
-      remaining_ = data.size();
-      append_content_length(head_, data.size());
-    } else if (!ctx_.http10) {
-      framing_ = Framing::chunked;
-      head_.append("Transfer-Encoding: chunked\r\n");
-    } else {
-      framing_ = Framing::close;  // HTTP/1.0 without a length: EOF ends it
-      keep = false;
-    }
-    if (!keep) head_.append("Connection: close\r\n");
-    else if (ctx_.http10) head_.append("Connection: keep-alive\r\n");
-    if (!info_.has_server) head_.append("Server: trellis\r\n");
-    if (!info_.has_date) head_.append("Date: ").append(http_date_now()).append("\r\n");
-    head_.append(kCrlf);
-  } catch (...) {
-    return Status::internal_error;
-  }
-  keep_alive_ = keep;
-  headers_sent_ = true;
-
-  // One writev: head, then the first body bytes in their framing.
-  struct iovec parts[5];
-  int n = 0;
-  parts[n++] = iov(head_);
-  char size_line[24];
-  std::uint64_t body = frame_body(data, last, parts, n, size_line);
-  if (last) finished_ = true;
-  Status st = emit(parts, n);
-  if (st == Status::ok) body_bytes_ += body;
-  return st;
-}
-
-std::uint64_t HttpResponse::frame_body(std::string_view data, bool last, struct iovec* parts, int& n,
-                                       char (&size_line)[24]) noexcept {
-  switch (framing_) {
-    case Framing::none: return 0;  // HEAD/204/304: the body is swallowed
-    case Framing::length: {
-      std::size_t take = data.size() < remaining_ ? data.size() : static_cast<std::size_t>(remaining_);
-      if (take < data.size() && host_ && !overflow_logged_) {
-        overflow_logged_ = true;
-        host_->log(sdk::LogLevel::warn, "http: application sent more bytes than its Content-Length; extra dropped");
-      }
-      if (take) parts[n++] = iov(data.substr(0, take));
-      remaining_ -= take;
-      return take;
-    }
-    case Framing::chunked:
-      if (!data.empty()) {
-        parts[n++] = iov({size_line, format_chunk_size(size_line, data.size())});
-        parts[n++] = iov(data);
-        parts[n++] = iov(kCrlf);
-      }
-      if (last) parts[n++] = iov(kLastChunk);
-      return data.size();
-    case Framing::close:
-      if (!data.empty()) parts[n++] = iov(data);
-      return data.size();
-  }
-  return 0;
-}
-
-Status HttpResponse::send_body(std::string_view data, bool last) noexcept {
-  struct iovec parts[4];
-  int n = 0;
-  char size_line[24];
-  std::uint64_t body = frame_body(data, last, parts, n, size_line);
-  if (last) finished_ = true;
-  // Nothing to frame: only the end of a connection that closes may be due.
-  if (n == 0 && !ends_stream()) return Status::ok;
-  Status st = emit(parts, n);
-  if (st == Status::ok) body_bytes_ += body;
-  return st;
-}
-
-Status HttpResponse::write(std::string_view data, bool last) noexcept {
-  if (aborted_ || finished_) return Status::unsupported;
-  if (broken_) return Status::io_error;
-  if (!started_) return Status::invalid_argument;
-  if (!headers_sent_) {
-    // Nothing reaches the wire before the first non-empty write.
-    if (data.empty() && !last) return Status::ok;
-    return send_head(data, last);
-  }
-  return send_body(data, last);
-}
-
-Status HttpResponse::send_file(int fd, std::int64_t offset, std::int64_t count) noexcept {
-  if (aborted_ || finished_) return Status::unsupported;
-  if (broken_) return Status::io_error;
-  if (!started_) return Status::invalid_argument;
-  if (offset < 0) return Status::invalid_argument;
-  if (count < 0) {
-    // The chunk size must be known before the bytes go out.
-    struct stat st;
-    if (::fstat(fd, &st) != 0) return Status::io_error;
-    count = st.st_size > offset ? st.st_size - offset : 0;
-  }
-  if (!headers_sent_) {
-    if (Status st = send_head({}, false); st != Status::ok) return st;
-  }
-  std::uint64_t n = static_cast<std::uint64_t>(count);
-  if (framing_ == Framing::none || n == 0) return Status::ok;
-  if (framing_ == Framing::length && n > remaining_) {
-    n = remaining_;
-    if (host_ && !overflow_logged_) {
-      overflow_logged_ = true;
-      host_->log(sdk::LogLevel::warn, "http: application sent more bytes than its Content-Length; extra dropped");
-    }
-    if (n == 0) return Status::ok;
-  }
-  char size_line[24];
-  if (framing_ == Framing::chunked) {
-    struct iovec line = iov({size_line, format_chunk_size(size_line, static_cast<std::size_t>(n))});
-    if (Status st = emit(&line, 1); st != Status::ok) return st;
-  }
-  Status st = transport_.send_file(fd, offset, static_cast<std::int64_t>(n));
-  if (st != Status::ok) {
-    // Part of the file may have gone out: the framing can no longer be
-    // trusted, so the connection must end.
-    broken_ = true;
-    return st;
-  }
-  wire_bytes_ += n;
-  body_bytes_ += n;
-  if (framing_ == Framing::length) remaining_ -= n;
-  if (framing_ == Framing::chunked) {
-    struct iovec crlf = iov(kCrlf);
-    return emit(&crlf, 1);
-  }
-  return Status::ok;
-}
-
-Status HttpResponse::finish() noexcept {
-  if (aborted_) return Status::unsupported;
-  if (finished_) return Status::ok;
-  if (broken_) return Status::io_error;
-  if (!started_) return Status::invalid_argument;
-  if (!headers_sent_) return send_head({}, true);
-  return send_body({}, true);
-}
-
-void HttpResponse::abort() noexcept {
-  // Nothing more is written: no terminating chunk, no missing bytes. The
-  // session reports Progress::close; the transport resets the connection, so
-  // even a close-delimited HTTP/1.0 body never looks complete.
-  aborted_ = true;
-  if (headers_sent_) transport_.abort();
-}
-
-void HttpResponse::complete() noexcept {
-  if (aborted_ || finished_ || broken_) return;
-  if (!started_) {
-    // The runtime promises to answer; if it did not, the client still gets
-    // a well-formed reply rather than a hang.
-    if (host_) host_->log(sdk::LogLevel::error, "http: the runtime returned without a response; sending 500");
-    if (start("500 Internal Server Error", {}) != Status::ok) return;
-    write("Internal Server Error\n", true);
-    return;
-  }
-  finish();
 }
 
 bool HttpResponse::reusable() const noexcept {
@@ -253,8 +237,6 @@ bool HttpResponse::reusable() const noexcept {
   // Fewer bytes than the announced Content-Length: the client is waiting
   // for the rest, so only closing the connection ends the response.
   if (framing_ == Framing::length && remaining_ != 0) return false;
-  // 1xx as a final status is not a complete exchange for the client.
-  if (info_.status < 200) return false;
   return true;
 }
 

@@ -1,30 +1,35 @@
-// One HTTP/1.1 connection: the non-blocking parse half the event loop
-// drives, the BodyReader handed to the application, and the keep-alive /
-// pipelining decisions between requests.
+// One HTTP/1.1 connection: the parse state the core's event loop drives
+// (sdk::Session), and the StreamSink of the one request it serves at a
+// time. Loop thread only; nothing here blocks.
 //
-// Buffer: one contiguous allocation per connection, reused by every request
-// on it. The request head stays where it arrived and the Request handed to
-// the application holds views into it (zero-copy); only percent-decoded
-// paths and joined repeated fields go to a side arena. A body follows its
-// head in the same buffer: Content-Length bytes are read straight into
-// place, chunked bodies are decoded in place (decoded data never outgrows
-// its encoding). Beyond post-buffering bytes the body is spooled to an
-// anonymous temp file. Bytes after the body (pipelined requests) stay in
-// the buffer and are parsed when the current response is done; the buffer
-// is compacted only when it runs out of room, never per request.
+// A request head complete -> a trellis_request_head is filled with views
+// into the buffer (and a side arena for decoded paths and joined fields)
+// and handed to Connection::open_stream, which copies it. The body follows:
+// decoded in place (decoded data never outgrows its encoding) and handed on
+// through ProtocolStream::body() as it arrives; the core owns buffering
+// and spooling. `again` from body() pauses reading until on_body_wanted().
 //
-// Every refusal (400, 413, 414, 417, 431, 501, 505) ends the connection:
-// after a framing error nothing that follows can be trusted to be a request.
+// Buffer: one contiguous allocation per connection, reused by every
+// request on it. Bytes after the current request (pipelined requests) stay
+// in the buffer, and reading pauses, until its response is done; then they
+// are parsed, inside on_finish. The buffer is compacted only when it runs
+// out of room, never per request.
 //
-// Expect: 100-continue (HTTP/1.1 with a body): the request is handed over
-// right after its head; the first BodyReader::read() sends
-// "100 Continue" (unless body bytes already arrived) and then reads and
-// decodes the body from the Transport on the application thread. If the
-// application never reads the body the connection is closed after the
+// Every refusal (400, 413, 414, 417, 431, 501, 505, 500) writes a canned
+// reply and closes gracefully (half-close, drain the client, close): after
+// a framing error nothing that follows can be trusted to be a request. A
+// body that turns out bad once its stream is open resets the stream first;
+// if the response already started there is no reply to give, and the
+// connection is reset.
+//
+// Expect: 100-continue (HTTP/1.1 with a body): the stream opens right after
+// the head, with TRELLIS_REQUEST_EXPECTS_GO_AHEAD; the body is not read
+// until the runtime wants it (on_body_wanted), which sends "100 Continue"
+// unless body bytes already arrived or the response already started. If
+// the runtime never wants the body, the connection is closed after the
 // response.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -32,7 +37,6 @@
 #include <vector>
 
 #include "body_decoder.hpp"
-#include "body_spool.hpp"
 #include "http_response.hpp"
 #include "request_head_parser.hpp"
 #include "trellis/host.hpp"
@@ -41,89 +45,112 @@
 namespace trellis::http {
 
 struct SessionConfig {
-  ParseLimits parse;                       // buffer-size, http-max-fields, limit-post
-  std::uint64_t post_buffering = 1 << 20;  // body bytes kept in memory
-  sdk::Host* host = nullptr;               // for logging, may be null in tests
+  ParseLimits parse;  // buffer-size, http-max-fields, limit-post
+  sdk::Host host;     // for logging
 };
 
-class HttpSession final : public sdk::Session, private sdk::BodyReader {
+class HttpSession final : public sdk::Session, public sdk::StreamSink {
  public:
   // nullptr when memory is exhausted.
-  static HttpSession* create(sdk::Transport& transport, const SessionConfig& config) noexcept;
+  static HttpSession* create(sdk::Connection conn, const SessionConfig& config) noexcept;
 
+  // sdk::Session
   std::span<char> read_space() noexcept override;
-  sdk::Progress on_received(std::size_t n) noexcept override;
-  sdk::Progress on_eof() noexcept override;
-  sdk::Request& request() noexcept override { return request_; }
-  sdk::ResponseWriter& response() noexcept override { return response_; }
-  std::string_view pending_output() const noexcept override { return error_reply_; }
-  sdk::Progress finish_request() noexcept override;
-  void close_after_response() noexcept override { draining_.store(true, std::memory_order_relaxed); }
+  void on_received(std::size_t n) noexcept override;
+  void on_eof() noexcept override;
+  void on_drain() noexcept override { draining_ = true; }
   sdk::Phase phase() const noexcept override;
-  sdk::ResponseSummary summary() const noexcept override;
   void release() noexcept override { delete this; }
 
+  // sdk::StreamSink, for the current stream
+  sdk::Status on_start(const sdk::ResponseHead& head) noexcept override;
+  sdk::Status on_data(std::span<const trellis_chunk> chunks, bool last) noexcept override;
+  sdk::Status on_finish(sdk::FieldList trailers) noexcept override;
+  void on_abort() noexcept override;
+  void on_body_wanted() noexcept override;
+  // After a 101 the connection carries another protocol: its bytes go to
+  // the runtime as messages, and the runtime's messages back, unframed
+  // (a protocol of its own, such as WebSocket, frames them itself).
+  sdk::Status on_upgrade() noexcept override;
+  sdk::Status on_message(std::uint32_t flags, std::span<const trellis_chunk> chunks) noexcept override;
+
  private:
-  enum class State : std::uint8_t { head, body, app, closed };
+  enum class State : std::uint8_t {
+    head,      // reading a request head; no stream
+    body,      // a stream is open and its body still arriving
+    complete,  // the stream's request is complete, its response is not
+    upgraded,  // after a 101: the connection's bytes are the stream's messages
+    closed,    // Connection::close was called: only release() follows
+  };
 
-  HttpSession(sdk::Transport& transport, const SessionConfig& config);
-  ~HttpSession();
-  // Whether `more` buffer bytes for a body may be held in memory: every
-  // session of this worker together keeps at most 64 times --post-buffering
-  // (many clients trickling bodies must not exhaust memory); past that a
-  // body goes to a temp file, however small.
-  bool body_memory_allows(std::size_t more) const noexcept;
+  HttpSession(sdk::Connection conn, const SessionConfig& config);
+  ~HttpSession() = default;
 
-  // BodyReader, for the application.
-  sdk::Status read(char* buf, std::size_t size, std::size_t& got) noexcept override;
-  sdk::Status read_streaming(char* buf, std::size_t size, std::size_t& got) noexcept;
+  void parse_head() noexcept;
+  void open_stream() noexcept;
+  // Decodes the buffered body bytes and hands them to the stream.
+  void pump_body() noexcept;
+  void body_complete() noexcept;
+  // Upgraded: hands what was read to the stream as one message.
+  void deliver_upgraded() noexcept;
+  // The response is done: close the stream, then the next request or the end.
+  void end_exchange() noexcept;
 
-  sdk::Progress parse_head() noexcept;
-  sdk::Progress start_body() noexcept;
-  sdk::Progress continue_body() noexcept;
-  sdk::Progress hand_over() noexcept;
-  sdk::Progress need_more() noexcept;
-  sdk::Progress fail(int status) noexcept;
+  // A request refused before its stream opened: canned reply, graceful close.
+  void refuse(int status) noexcept;
+  // The body of the open stream failed with `status` (413, 400, 500).
+  void body_failed(int status, sdk::Status why) noexcept;
+  // A write failed: the connection is gone.
+  void connection_lost() noexcept;
+  void close(sdk::CloseMode how) noexcept;
 
+  bool reading_wanted() const noexcept;
+  void update_reading() noexcept;
+  // Room for the next read when one is wanted; refuses with 500 if none.
+  void make_room() noexcept;
   bool ensure_space() noexcept;
   bool reallocate(std::size_t new_cap) noexcept;
   void move_to_front() noexcept;
-  bool start_spool() noexcept;
-  bool flush_to_spool() noexcept;
-  void build_request();
+  // Whether the request side lets the connection carry another request.
+  bool keep_allowed() const noexcept { return state_ == State::complete && !draining_; }
 
-  sdk::Transport& transport_;
+  // Fills head_ (and the arrays it points to) from the parsed head.
+  void build_head();
+
+  sdk::Connection conn_;
   SessionConfig cfg_;
 
   std::unique_ptr<char[]> buf_;
   std::size_t cap_ = 0;
-  std::size_t begin_ = 0;  // first byte of the current request
+  std::size_t begin_ = 0;  // head state: the request's first byte; after: the next undecoded byte
   std::size_t end_ = 0;    // end of received bytes
 
   RequestHeadParser parser_;
   BodyDecoder decoder_;
-  BodySpool spool_;
-  std::size_t body_start_ = 0;  // first body byte (right after the head)
-  std::size_t body_end_ = 0;    // end of decoded body bytes in the buffer
-  std::size_t raw_pos_ = 0;     // next undecoded byte
-  std::uint64_t body_read_ = 0; // bytes the application has read
-  bool body_done_ = false;      // the whole body was received and decoded
-  bool streaming_ = false;      // 100-continue: the body is read by the app thread
-  bool continue_pending_ = false;
-  sdk::Status body_error_ = sdk::Status::ok;
-
   State state_ = State::head;
-  std::atomic<bool> draining_{false};
-
-  sdk::Request request_;
-  std::vector<sdk::Field> fields_;
-  std::vector<std::uint8_t> joined_;  // per parsed field: already merged
-  std::vector<std::uint32_t> name_hash_;  // per parsed field: case-folded name hash
-  std::string arena_;                 // decoded path, joined field values
+  sdk::ProtocolStream stream_;
   HttpResponse response_;
 
+  bool go_ahead_wait_ = false;   // 100-continue: the body waits for on_body_wanted
+  bool body_paused_ = false;     // body() said again: wait for on_body_wanted
+  bool body_discard_ = false;    // body() said closed: decode, drop
+  bool reading_paused_ = false;  // what the core was last told
+  bool peer_eof_ = false;        // the client half-closed after a complete request
+  bool draining_ = false;
+
+  // Per request: the head the core copies, and what the response needs.
+  trellis_request_head head_{};
+  std::vector<trellis_field> fields_;
+  std::vector<std::uint8_t> joined_;      // per parsed field: already merged
+  std::vector<std::uint32_t> name_hash_;  // per parsed field: case-folded name hash
+  std::string arena_;                     // decoded path, joined field values
+  std::string if_modified_since_;         // copied: the buffer is reused during the body
+  std::string_view conditional_method_;   // "GET", "HEAD" or "" (a literal)
+  bool if_none_match_ = false;
+  bool head_request_ = false;
+  bool client_keep_alive_ = true;
+
   std::string error_reply_;
-  sdk::ResponseSummary error_summary_;
 };
 
 }  // namespace trellis::http

@@ -67,7 +67,7 @@ bool ieq(std::string_view a, std::string_view lower) {
 }
 
 // Stores (key, value), stealing `val`. With `keep_existing`, a key already
-// present (sent verbatim by the protocol as a CGI variable) wins.
+// present (a variable the front end sent, given verbatim) wins.
 bool put(PyObject* env, PyObject* key, PyObject* val, bool keep_existing) {
   if (!val) return false;
   int rc;
@@ -111,15 +111,15 @@ PyObject* header_key(std::string_view name) {
   return cached_key();
 }
 
-// A CGI variable name from the protocol (nginx sends the same dozen on every
+// A variable name from the front end (nginx sends the same dozen on every
 // request): decoded once, then shared from the same cache as header keys.
-PyObject* cgi_key(std::string_view name) {
+PyObject* variable_key(std::string_view name) {
   g_scratch.assign(name);
   return cached_key();
 }
 
 bool add_headers(PyObject* env, const sdk::Request& r, bool keep_existing) {
-  for (const auto& f : r.headers) {
+  for (const sdk::Field f : r.headers) {
     PyObject* key;
     if (ieq(f.name, "content-type")) {
       key = Py_NewRef(k.CONTENT_TYPE);
@@ -152,13 +152,13 @@ bool add_derived(PyObject* env, const sdk::Request& r, bool keep) {
          put(env, k.REMOTE_PORT, value(r.remote_port), keep) && add_headers(env, r, keep);
 }
 
-bool add_cgi_vars(PyObject* env, const sdk::Request& r) {
-  for (const auto& f : r.cgi_vars) {
+bool add_variables(PyObject* env, const sdk::Request& r) {
+  for (const sdk::Field f : r.variables) {
     // nginx sends one HTTP_* var per header line; the protocol has joined
     // repeated ones in Request::headers, which add_derived() turns into the
     // HTTP_* keys. Copying the vars here would keep only the last line.
     if (!r.headers.empty() && f.name.starts_with("HTTP_")) continue;
-    Ref key(cgi_key(f.name));
+    Ref key(variable_key(f.name));
     if (!key || !put(env, key.get(), value(f.value), false)) return false;
   }
   return true;
@@ -170,11 +170,11 @@ PyObject* build_dict(const sdk::Request& r, PyObject* input, PyObject* errors) {
   Ref env(PyDict_Copy(g_template));
   if (!env) return nullptr;
   PyObject* e = env.get();
-  const bool cgi = !r.cgi_vars.empty();
-  // CGI variables from the protocol (uwsgi from nginx) go in verbatim and
-  // win; derived values then only fill what they left out.
-  if (cgi && !add_cgi_vars(e, r)) return nullptr;
-  if (!add_derived(e, r, cgi)) return nullptr;
+  const bool vars = !r.variables.empty();
+  // Variables a front end computed (a uwsgi vars block from nginx) go in
+  // verbatim and win; derived values then only fill what they left out.
+  if (vars && !add_variables(e, r)) return nullptr;
+  if (!add_derived(e, r, vars)) return nullptr;
   if (!put(e, k.url_scheme, value(r.scheme.empty() ? std::string_view("http") : r.scheme, g_schemes), false) ||
       PyDict_SetItem(e, k.input, input) != 0 || PyDict_SetItem(e, k.errors, errors) != 0)
     return nullptr;

@@ -16,10 +16,10 @@ constexpr Py_ssize_t kMaxUpfront = 4 << 20;     // never trust Content-Length be
 
 struct InputStream {
   PyObject_HEAD
-  sdk::BodyReader* reader;
-  std::int64_t remaining;  // bytes the reader may still give; -1 unknown
-  bool eof;                // the reader said so, or `remaining` reached 0
-  sdk::Status failure;     // why the reader last failed (ok: it never did)
+  sdk::Stream body;        // the request's stream; empty when detached
+  std::int64_t remaining;  // bytes the stream may still give; -1 unknown
+  bool eof;                // the stream said so, or `remaining` reached 0
+  sdk::Status failure;     // why reading last failed (ok: it never did)
   char* buf;               // readline lookahead, allocated on first use
   Py_ssize_t pos, len;     // unread bytes are buf[pos, len)
 };
@@ -30,10 +30,12 @@ InputStream* self_of(PyObject* o) { return reinterpret_cast<InputStream*>(o); }
 
 Py_ssize_t buffered(const InputStream* s) { return s->len - s->pos; }
 
-// Up to `size` bytes from the reader into dst, GIL released while it blocks.
+// Up to `size` bytes of the body into dst, GIL released while it blocks.
+// An error status (the body was refused, timed out, the client left) is a
+// failed read.
 // Returns the count, 0 at the end of the body, -1 with an exception set.
 Py_ssize_t raw_read(InputStream* s, char* dst, Py_ssize_t size) {
-  if (s->eof || !s->reader || size <= 0) return 0;
+  if (s->eof || !s->body || size <= 0) return 0;
   if (s->remaining >= 0 && size > s->remaining) size = static_cast<Py_ssize_t>(s->remaining);
   if (size == 0) {
     s->eof = true;
@@ -43,7 +45,7 @@ Py_ssize_t raw_read(InputStream* s, char* dst, Py_ssize_t size) {
   sdk::Status st;
   {
     GilRelease nogil;
-    st = s->reader->read(dst, static_cast<std::size_t>(size), got);
+    st = s->body.read(dst, static_cast<std::size_t>(size), got);
   }
   if (st != sdk::Status::ok) {
     s->failure = st;
@@ -69,7 +71,7 @@ Py_ssize_t take_buffered(InputStream* s, char* dst, Py_ssize_t max) {
 
 // Bytes still to come, when that is known.
 Py_ssize_t known_rest(const InputStream* s) {
-  if (s->eof || !s->reader) return buffered(s);
+  if (s->eof || !s->body) return buffered(s);
   if (s->remaining >= 0) return buffered(s) + static_cast<Py_ssize_t>(std::min<std::int64_t>(s->remaining, PY_SSIZE_T_MAX / 2));
   return -1;
 }
@@ -227,19 +229,22 @@ bool init_type() noexcept {
 PyObject* create() noexcept {
   InputStream* s = PyObject_New(InputStream, g_type);
   if (!s) return nullptr;
-  s->reader = nullptr;
+  s->body = sdk::Stream();
   s->remaining = 0;
   s->eof = true;
+  s->failure = sdk::Status::ok;
   s->buf = nullptr;
   s->pos = s->len = 0;
   return reinterpret_cast<PyObject*>(s);
 }
 
-void attach(PyObject* stream, sdk::BodyReader* reader, std::int64_t content_length) noexcept {
+void attach(PyObject* stream, sdk::Stream body, std::int64_t content_length) noexcept {
   InputStream* s = self_of(stream);
-  s->reader = reader;
+  s->body = body;
   s->remaining = content_length;
-  s->eof = (reader == nullptr || content_length == 0);
+  // No read at all for a body known to be empty: the core would take a
+  // read as the application wanting the body (HTTP's 100 Continue).
+  s->eof = (!body || content_length == 0);
   s->failure = sdk::Status::ok;
   s->pos = s->len = 0;
 }
@@ -248,7 +253,7 @@ sdk::Status failure(PyObject* stream) noexcept { return self_of(stream)->failure
 
 void detach(PyObject* stream) noexcept {
   InputStream* s = self_of(stream);
-  s->reader = nullptr;
+  s->body = sdk::Stream();
   s->eof = true;
   s->pos = s->len = 0;
 }

@@ -16,7 +16,7 @@ namespace trellis::python {
 namespace {
 
 // One application thread's Python side. thread_start() binds a thread
-// state to the thread once, so handle() is a plain GIL acquire/release.
+// state to the thread once, so on_request() is a plain GIL acquire/release.
 struct ThreadSlot {
   PyThreadState* tstate = nullptr;  // set between thread_start and thread_stop
   PyGILState_STATE gstate{};
@@ -140,7 +140,9 @@ sdk::Status PythonPlugin::load_application() noexcept {
   });
 }
 
-sdk::Status PythonPlugin::thread_start() noexcept {
+// The index the core gives each application thread is not needed: the
+// thread's Python state lives in a thread_local slot.
+sdk::Status PythonPlugin::thread_start(int) noexcept {
   return host_guard(host_, "python: internal error at thread start", [] {
     if (!interpreter::started() || t_slot.tstate) return sdk::Status::ok;
     t_slot.gstate = PyGILState_Ensure();
@@ -149,7 +151,7 @@ sdk::Status PythonPlugin::thread_start() noexcept {
   });
 }
 
-void PythonPlugin::thread_stop() noexcept {
+void PythonPlugin::thread_stop(int) noexcept {
   host_guard(host_, "python: internal error at thread stop", [] {
     if (!t_slot.tstate) return;
     PyEval_RestoreThread(t_slot.tstate);
@@ -159,22 +161,25 @@ void PythonPlugin::thread_stop() noexcept {
   });
 }
 
-sdk::Status PythonPlugin::handle(sdk::Request& request, sdk::ResponseWriter& response) noexcept {
+// A blocking runtime's request: on an application thread (or the loop
+// thread with --threads 1), returning once the response is complete. The
+// stream's views (the request) are valid until then.
+sdk::Status PythonPlugin::on_request(sdk::Stream stream, int) noexcept {
   if (!app_) {
     host_.log(sdk::LogLevel::error, "python: no application loaded, check the startup log; answering 500");
-    fail_response(response);
+    fail_response(stream);
     return sdk::Status::app_error;
   }
   Gil gil;
   return host_guard(
       host_, "python: internal error while serving a request",
-      [&] { return serve(app_, t_slot.objects, host_, request, response); },
+      [&] { return serve(app_, t_slot.objects, host_, stream); },
       [&]() noexcept {
         // serve() has recycled the thread's objects while unwinding; a
         // Python error it may have left must not leak into the next request.
         PyErr_Clear();
         GilRelease nogil;
-        fail_response(response);  // 500, or an aborted connection after the headers
+        fail_response(stream);  // 500, or an aborted response after the head
         return sdk::Status::internal_error;
       });
 }

@@ -9,6 +9,9 @@
 
 namespace trellis::python {
 
+// A blocking runtime (Runtime::blocking() keeps its default, true): a WSGI
+// application reads its body and writes its response synchronously, so each
+// request holds an application thread until it is done.
 class PythonPlugin final : public sdk::Plugin, public sdk::Runtime {
  public:
   explicit PythonPlugin(sdk::Host& host);
@@ -23,14 +26,16 @@ class PythonPlugin final : public sdk::Plugin, public sdk::Runtime {
 
   // Runtime
   sdk::Status load_application() noexcept override;
-  sdk::Status thread_start() noexcept override;
-  void thread_stop() noexcept override;
-  sdk::Status handle(sdk::Request& request, sdk::ResponseWriter& response) noexcept override;
+  sdk::Status thread_start(int thread) noexcept override;
+  void thread_stop(int thread) noexcept override;
+  sdk::Status on_request(sdk::Stream stream, int thread) noexcept override;
 
  private:
   bool prepare_python() noexcept;  // types and environ keys, GIL held
 
-  sdk::Host& host_;
+  // A copy: the handle the factory is given is shared by every instance
+  // the export macro creates, each with its own core.
+  sdk::Host host_;
   Settings settings_;
   PyObject* app_ = nullptr;  // the WSGI callable, owned
 };

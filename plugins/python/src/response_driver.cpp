@@ -17,7 +17,7 @@ namespace {
 enum class Outcome {
   ok,
   app_error,    // a Python exception is set
-  client_gone,  // the writer failed; state.io_status says how
+  client_gone,  // the stream failed; state.io_status says how
 };
 
 Outcome emit(ResponseState& st, PyObject* chunk, bool last) {
@@ -64,9 +64,11 @@ Outcome send_iterable(ResponseState& st, PyObject* body) {
   return PyErr_Occurred() ? Outcome::app_error : Outcome::ok;
 }
 
-// wsgi.file_wrapper around a regular file: sendfile() from its current
-// position, at most Content-Length bytes when the application gave one.
-// `handled` stays false when the object has no usable descriptor.
+// wsgi.file_wrapper around a regular file: a file chunk from its current
+// position (the core sends it with sendfile), at most Content-Length bytes
+// when the application gave one. It is the whole body, so it goes out as
+// the last one. `handled` stays false when the object has no usable
+// descriptor.
 Outcome send_file(ResponseState& st, PyObject* wrapper, bool& handled) {
   handled = false;
   PyObject* f = file_wrapper::filelike(wrapper);
@@ -96,7 +98,7 @@ Outcome send_file(ResponseState& st, PyObject* wrapper, bool& handled) {
   sdk::Status rc;
   {
     GilRelease nogil;
-    rc = st.writer->send_file(fd, offset, count);
+    rc = st.stream.write_file_blocking(fd, offset, count, true);
   }
   if (rc != sdk::Status::ok) {
     st.client_gone = true;
@@ -124,7 +126,7 @@ Outcome send_body(ResponseState& st, PyObject* body) {
   sdk::Status rc;
   {
     GilRelease nogil;
-    rc = st.writer->finish();
+    rc = st.stream.finish();
   }
   if (rc != sdk::Status::ok) {
     st.client_gone = true;
@@ -141,9 +143,18 @@ bool close_body(PyObject* body, sdk::Host& host) {
   PyObject *type, *value, *tb;
   PyErr_Fetch(&type, &value, &tb);
   bool ok = true;
-  Ref close(PyObject_GetAttrString(body, "close"));
+  // A list or tuple (most bodies) has no close(). For anything else the
+  // lookup does not raise AttributeError when there is none: building and
+  // clearing that exception cost more than the rest of the request's
+  // response handling together.
+  PyObject* found = nullptr;
+  if (!PyList_CheckExact(body) && !PyTuple_CheckExact(body)) {
+    static PyObject* const name = PyUnicode_InternFromString("close");  // under the GIL, kept for good
+    if (!name || _PyObject_LookupAttr(body, name, &found) < 0) PyErr_Clear();  // as if it had none
+  }
+  Ref close(found);
   if (!close) {
-    PyErr_Clear();  // no close(): nothing to do
+    // no close(): nothing to do
   } else if (!Ref(PyObject_CallNoArgs(close.get()))) {
     log_exception(host, "python: the response iterable's close() raised");
     ok = false;
@@ -153,43 +164,48 @@ bool close_body(PyObject* body, sdk::Host& host) {
 }
 
 // The application raised while the request body could not be read (too
-// large, malformed chunking, a client that went quiet): the client's fault,
-// answered as the protocol would have answered it before the app ran.
+// large, malformed chunking, a client that went quiet or left): the
+// client's fault, answered as the protocol would have answered it before
+// the app ran, and not counted as an application error.
 sdk::Status body_failed(ResponseState& st, sdk::Host& host, sdk::Status why) {
   PyErr_Clear();
   host.logf(sdk::LogLevel::warn, "python: the request body could not be read: %s", sdk::to_string(why));
   GilRelease nogil;
-  sdk::ResponseWriter& w = *st.writer;
+  sdk::Stream s = st.stream;
   std::string_view status = why == sdk::Status::too_large      ? "413 Content Too Large"
                             : why == sdk::Status::protocol_error ? "400 Bad Request"
                             : why == sdk::Status::timed_out      ? "408 Request Timeout"
                                                                  : "";
-  if (status.empty() || w.headers_sent()) {
-    w.abort();
-    return why;
+  if (status.empty() || s.head_sent()) {
+    s.abort();
+    return sdk::Status::ok;
   }
+  // "Connection: close" is the one connection field a protocol honours from
+  // a runtime: the rest of the body is not worth reading.
   static const sdk::Field kHeaders[] = {{"Content-Type", "text/plain; charset=utf-8"}, {"Connection", "close"}};
-  if (w.start(status, kHeaders) == sdk::Status::ok && w.write(status.substr(4), true) == sdk::Status::ok) w.finish();
-  return why;
+  if (s.start(status, kHeaders) == sdk::Status::ok && s.write_blocking(status.substr(4), true) == sdk::Status::ok)
+    s.finish();
+  return sdk::Status::ok;
 }
 
 sdk::Status app_failed(ResponseState& st, sdk::Host& host, std::string_view what, PyObject* input) {
   if (st.client_gone) {
-    // The application only saw our OSError from write(): not its bug.
+    // The application only saw our OSError from write() or
+    // start_response(): not its bug.
     PyErr_Clear();
     host.logf(sdk::LogLevel::info, "python: client went away: %s", sdk::to_string(st.io_status));
-    return st.io_status;
+    return sdk::Status::ok;
   }
   if (sdk::Status why = input_stream::failure(input); why != sdk::Status::ok) return body_failed(st, host, why);
   log_exception(host, what);
   {
     GilRelease nogil;
-    fail_response(*st.writer);
+    fail_response(st.stream);
   }
   return sdk::Status::app_error;
 }
 
-sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& request) {
+sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, const sdk::Request& request) {
   ResponseState& st = o.state;
   Ref env(environ::build(request, o.input, o.errors));
   if (!env) return app_failed(st, host, "python: cannot build the WSGI environ", o.input);
@@ -202,8 +218,9 @@ sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& 
     case Outcome::ok:
       return closed_ok ? sdk::Status::ok : sdk::Status::app_error;
     case Outcome::client_gone:
+      // Iteration stopped; close() ran above, as PEP 3333 wants.
       host.logf(sdk::LogLevel::info, "python: client went away: %s", sdk::to_string(st.io_status));
-      return st.io_status;
+      return closed_ok ? sdk::Status::ok : sdk::Status::app_error;
     case Outcome::app_error:
       break;
   }
@@ -212,37 +229,40 @@ sdk::Status run(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& 
 
 }  // namespace
 
-void fail_response(sdk::ResponseWriter& w) noexcept {
+void fail_response(sdk::Stream s) noexcept {
   static constexpr std::string_view kBody = "Internal Server Error\n";
   static const sdk::Field kHeaders[] = {
       {"Content-Type", "text/plain; charset=utf-8"},
       {"Content-Length", "22"},
   };
-  if (w.headers_sent() || w.start("500 Internal Server Error", kHeaders) != sdk::Status::ok) {
-    w.abort();
+  // Once the head went out the client must see a broken response, never a
+  // complete-looking one.
+  if (s.head_sent() || s.start("500 Internal Server Error", kHeaders) != sdk::Status::ok) {
+    s.abort();
     return;
   }
-  if (w.write(kBody, true) == sdk::Status::ok) w.finish();
+  if (s.write_blocking(kBody, true) == sdk::Status::ok) s.finish();
 }
 
-sdk::Status serve(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Request& request,
-                  sdk::ResponseWriter& response) {
+sdk::Status serve(PyObject* app, ThreadObjects& o, sdk::Host& host, sdk::Stream stream) {
   if (!prepare(o, host)) {
     log_exception(host, "python: cannot prepare the request objects");
     PyErr_Clear();
     GilRelease nogil;
-    fail_response(response);
+    fail_response(stream);
     return sdk::Status::internal_error;
   }
   // recycle() on every way out, a C++ exception too: a wsgi.input still
-  // attached to this request's BodyReader would dangle once it is gone.
+  // attached to this request's stream would dangle once on_request returns.
   struct Recycle {
     ThreadObjects& o;
     ~Recycle() { recycle(o); }
   };
-  input_stream::attach(o.input, request.body, request.content_length);
+  // Views into the core's copy of the head, valid until on_request returns.
+  const sdk::Request request = stream.request();
+  input_stream::attach(o.input, stream, request.content_length);
   Recycle recycle_at_exit{o};
-  o.state.begin(response);
+  o.state.begin(stream);
   start_response::attach(o.start_response, &o.state);
   return run(app, o, host, request);
 }

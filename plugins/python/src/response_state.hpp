@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <vector>
 
-#include <trellis/response.hpp>
+#include <trellis/stream.hpp>
 
 namespace trellis::python {
 
 struct ResponseState {
-  sdk::ResponseWriter* writer = nullptr;
+  sdk::Stream stream;        // the request's stream; empty between requests
   bool started = false;      // start_response accepted a status and headers
   bool client_gone = false;  // a write failed: nothing more reaches the client
   sdk::Status io_status = sdk::Status::ok;
@@ -24,8 +24,8 @@ struct ResponseState {
   PyObject* headers = nullptr;
   std::vector<sdk::Field> fields;
 
-  void begin(sdk::ResponseWriter& w) noexcept {
-    writer = &w;
+  void begin(sdk::Stream s) noexcept {
+    stream = s;
     started = false;
     client_gone = false;
     io_status = sdk::Status::ok;
@@ -36,18 +36,19 @@ struct ResponseState {
     Py_CLEAR(status);
     Py_CLEAR(headers);
     fields.clear();
-    writer = nullptr;
+    stream = sdk::Stream();
   }
 };
 
-// Sends body bytes with the GIL released. A failure means the client is
+// Sends body bytes with the GIL released, waiting while the core holds more
+// unsent output than its high-water mark. A failure means the client is
 // gone (or the socket timed out): it is remembered so callers stop.
 inline sdk::Status write_body(ResponseState& st, std::string_view data, bool last) noexcept {
   if (st.client_gone) return st.io_status;
   sdk::Status rc;
   {
     GilRelease nogil;
-    rc = st.writer->write(data, last);
+    rc = st.stream.write_blocking(data, last);
   }
   if (rc != sdk::Status::ok) {
     st.client_gone = true;

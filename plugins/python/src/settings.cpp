@@ -36,7 +36,7 @@ Settings read_settings(const sdk::Host& host) {
   }
   s.chdir = last_value(host, "chdir");
   for (const auto& p : host.option_values("pythonpath"))
-    if (!p.empty()) s.pythonpath.push_back(p);
+    if (!p.empty()) s.pythonpath.emplace_back(p);
   s.home = last_value(host, "home");
   // need-app defaults to true; only an explicit false turns it off.
   if (host.option("need-app")) s.need_app = host.flag("need-app");

@@ -88,7 +88,7 @@ PyObject* call(PyObject* self, PyObject* args, PyObject* kwargs) {
   if (exc_info != Py_None) {
     // PEP 3333: too late to replace the headers, so re-raise the
     // application's own error (`raise exc_info[1].with_traceback(exc_info[2])`).
-    if (st->writer->headers_sent()) {
+    if (st->stream.head_sent()) {
       if (!PyTuple_Check(exc_info) || PyTuple_GET_SIZE(exc_info) != 3) {
         PyErr_SetString(PyExc_TypeError, "exc_info must be a (type, value, traceback) tuple");
         return nullptr;
@@ -120,8 +120,18 @@ PyObject* call(PyObject* self, PyObject* args, PyObject* kwargs) {
   if (!collect_headers(*st, fast.get())) return nullptr;
   Py_XSETREF(st->status, Py_NewRef(status));
   Py_XSETREF(st->headers, fast.release());
-  sdk::Status rc = st->writer->start(status_text, st->fields);
+  sdk::Status rc = st->stream.start(status_text, st->fields);
+  if (rc == sdk::Status::closed) {
+    // The client left before the application answered: like a failed
+    // write(), not the application's error (the driver logs it as such).
+    st->client_gone = true;
+    st->io_status = rc;
+    PyErr_Format(PyExc_OSError, "start_response() failed, the client is gone: %s", sdk::to_string(rc));
+    return nullptr;
+  }
   if (rc != sdk::Status::ok) {
+    // invalid_argument: the protocol refuses the head (a field that could
+    // break its framing); the application's error, answered with a 500.
     PyErr_Format(PyExc_ValueError, "invalid response status or header (%s): %R", sdk::to_string(rc), status);
     return nullptr;
   }

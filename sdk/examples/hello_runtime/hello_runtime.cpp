@@ -18,12 +18,12 @@ using trellis::sdk::Field;
 using trellis::sdk::Host;
 using trellis::sdk::LogLevel;
 using trellis::sdk::Request;
-using trellis::sdk::ResponseWriter;
 using trellis::sdk::Status;
+using trellis::sdk::Stream;
 
 class HelloRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Runtime {
  public:
-  explicit HelloRuntime(Host& host) : host_(host) {}
+  explicit HelloRuntime(Host host) : host_(host) {}
 
   // -- Plugin ---------------------------------------------------------------
   // In the master, before any socket is bound: check options, nothing else.
@@ -53,37 +53,39 @@ class HelloRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Run
     return Status::ok;
   }
 
-  // Called concurrently from every application thread: greeting_ is only
-  // read here, so no lock is needed. `request` and `response` are valid
-  // until this returns.
-  Status handle(Request& request, ResponseWriter& response) noexcept override {
+  // A blocking runtime (the default): called concurrently from every
+  // application thread (the loop thread with --threads 1), and the request
+  // is done when this returns. greeting_ is only read here, so no lock is
+  // needed. The request's views are valid until this returns.
+  Status on_request(Stream stream, int /*thread*/) noexcept override {
     try {
+      Request request = stream.request();
       std::string body = greeting_ + " (" + std::string(request.path) + ")\n";
       std::string length = std::to_string(body.size());
       const Field headers[] = {{"Content-Type", "text/plain; charset=utf-8"}, {"Content-Length", length}};
-      if (response.start("200 OK", headers) != Status::ok) return fail(response);
+      if (stream.start("200 OK", headers) != Status::ok) return fail(stream);
       // A failed write means the client went away: not the application's fault.
-      if (response.write(body, /*last=*/true) != Status::ok) return Status::ok;
-      response.finish();
+      if (stream.write_blocking(body, /*last=*/true) != Status::ok) return Status::ok;
+      stream.finish();
       return Status::ok;
     } catch (...) {  // std::bad_alloc
-      return fail(response);
+      return fail(stream);
     }
   }
 
  private:
   // A runtime always deals with the response: a 500 while nothing was sent,
   // else a cut connection, so a broken answer never looks complete.
-  static Status fail(ResponseWriter& response) noexcept {
-    if (response.headers_sent()) {
-      response.abort();
-    } else if (response.start("500 Internal Server Error", {}) == Status::ok) {
-      response.finish();
+  static Status fail(Stream stream) noexcept {
+    if (stream.head_sent()) {
+      stream.abort();
+    } else if (stream.start("500 Internal Server Error", {}) == Status::ok) {
+      stream.finish();
     }
     return Status::app_error;
   }
 
-  Host& host_;  // owned by the core, valid for the process's life
+  Host host_;  // a handle: two pointers into the core, valid for the process's life
   std::string greeting_;
 };
 

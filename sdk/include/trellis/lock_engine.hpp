@@ -4,17 +4,17 @@
 
 #include <string_view>
 
-#include "trellis/host.hpp"
 #include "trellis/status.hpp"
 
 namespace trellis::sdk {
 
 class LockEngine {
  public:
-  virtual std::string_view name() const noexcept = 0;
+  // The name --lock-engine selects it by. NUL-terminated, lives forever.
+  virtual const char* name() const noexcept = 0;
   // In the master before the first fork: set up shared state, typically in
-  // host.shared_memory().
-  virtual Status init_master(Host& host) noexcept = 0;
+  // Host::shared_memory().
+  virtual Status init_master() noexcept = 0;
   // In each worker after fork (flock opens its own descriptor here).
   virtual Status init_child() noexcept { return Status::ok; }
   // The worker's accept thread, around poll() and accept(). lock() blocks

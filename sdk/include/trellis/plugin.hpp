@@ -6,9 +6,12 @@
 //                  [](trellis::sdk::Host& host) -> trellis::sdk::Plugin* {
 //                    return new MyPlugin(host);
 //                  })
+//
+// The classes here are the plugin's own C++: the core never sees them. The
+// macro's bridge (detail/bridge.hpp) turns them into the C tables of abi.h,
+// so a plugin built with any C++ compiler and standard library loads.
 #pragma once
 
-#include <boost/dll/alias.hpp>
 #include <cstddef>
 #include <string_view>
 
@@ -18,6 +21,7 @@
 #include "trellis/protocol.hpp"
 #include "trellis/runtime.hpp"
 #include "trellis/status.hpp"
+#include "trellis/stream.hpp"
 
 namespace trellis::sdk {
 
@@ -52,47 +56,37 @@ class Plugin {
   ~Plugin() = default;
 };
 
-namespace detail {
-template <std::size_t N>
-constexpr std::size_t option_count(const trellis_option_spec (&)[N]) noexcept { return N; }
-constexpr std::size_t option_count(std::nullptr_t) noexcept { return 0; }
-
-template <typename Factory>
-void* create_plugin(void* host, Factory factory) noexcept {
-  try {
-    return static_cast<Plugin*>(factory(*static_cast<Host*>(host)));
-  } catch (...) {
-    // No exception may cross the boundary: report and fail as a value.
-    static_cast<Host*>(host)->log(LogLevel::error, "plugin constructor threw an exception");
-    return nullptr;
-  }
-}
-}  // namespace detail
-
 }  // namespace trellis::sdk
 
-#define TRELLIS_PLUGIN(NAME, KIND, VERSION, SUMMARY, OPTIONS, FACTORY)                 \
-  namespace trellis_plugin_export {                                                    \
-  static void* trellis_create(void* trellis_host_ptr) {                                            \
-    return ::trellis::sdk::detail::create_plugin(trellis_host_ptr, FACTORY);                     \
-  }                                                                                    \
-  static const trellis_plugin_descriptor trellis_descriptor = {                        \
-      TRELLIS_DESCRIPTOR_MAGIC,                                                        \
-      TRELLIS_ABI_MAJOR,                                                               \
-      TRELLIS_ABI_MINOR,                                                               \
-      sizeof(trellis_plugin_descriptor),                                               \
-      TRELLIS_TOOLCHAIN_FINGERPRINT,                                                   \
-      NAME,                                                                            \
-      VERSION,                                                                         \
-      KIND,                                                                            \
-      SUMMARY,                                                                         \
-      (OPTIONS),                                                                       \
-      ::trellis::sdk::detail::option_count(OPTIONS),                                   \
-      &trellis_create,                                                                 \
-  };                                                                                   \
-  const trellis_plugin_descriptor* trellis_entry() noexcept { return &trellis_descriptor; } \
-  }                                                                                    \
-  BOOST_DLL_ALIAS(trellis_plugin_export::trellis_entry, trellis_plugin_entry)
+#include "trellis/detail/bridge.hpp"
+
+#define TRELLIS_PLUGIN(NAME, KIND, VERSION, SUMMARY, OPTIONS, FACTORY)                                        \
+  namespace trellis_plugin_export {                                                                           \
+  static ::trellis::sdk::Host trellis_host_handle;                                                            \
+  static trellis_status trellis_create(const trellis_host_api* trellis_api_, trellis_host* trellis_host_,     \
+                                       trellis_plugin_instance* trellis_out_) {                               \
+    trellis_host_handle = ::trellis::sdk::Host(trellis_api_, trellis_host_);                                  \
+    return ::trellis::sdk::detail::create_plugin(trellis_host_handle, trellis_out_, FACTORY);                 \
+  }                                                                                                           \
+  static const trellis_plugin_descriptor trellis_descriptor = {                                               \
+      TRELLIS_DESCRIPTOR_MAGIC,                                                                               \
+      sizeof(trellis_plugin_descriptor),                                                                      \
+      TRELLIS_ABI_MAJOR,                                                                                      \
+      TRELLIS_ABI_MINOR,                                                                                      \
+      TRELLIS_TOOLCHAIN_FINGERPRINT,                                                                          \
+      NAME,                                                                                                   \
+      VERSION,                                                                                                \
+      KIND,                                                                                                   \
+      SUMMARY,                                                                                                \
+      (OPTIONS),                                                                                              \
+      ::trellis::sdk::detail::option_count(OPTIONS),                                                          \
+      sizeof(trellis_option_spec),                                                                            \
+      &trellis_create,                                                                                        \
+  };                                                                                                          \
+  }                                                                                                           \
+  extern "C" __attribute__((visibility("default"))) const trellis_plugin_descriptor* trellis_plugin_entry(void) { \
+    return &trellis_plugin_export::trellis_descriptor;                                                        \
+  }
 
 // For a plugin without options of its own.
 #define TRELLIS_NO_OPTIONS nullptr

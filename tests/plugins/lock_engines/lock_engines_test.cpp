@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <boost/dll/shared_library.hpp>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -16,60 +15,26 @@
 #include <thread>
 #include <vector>
 
-#include "trellis/plugin.hpp"
+#include "loaded_plugin.hpp"
 
 namespace {
 
 using namespace trellis;
 
-// shared_memory() is the only service that matters here: MAP_SHARED and
-// anonymous, as the core gives it, so forked children really share it.
-class FakeHost final : public sdk::Host {
- public:
-  void log(sdk::LogLevel level, std::string_view message) noexcept override {
-    std::lock_guard<std::mutex> g(mu_);
-    logs_.push_back(std::to_string(static_cast<int>(level)) + " " + std::string(message));
-  }
-  std::span<const std::string> option_values(std::string_view) const noexcept override { return {}; }
-  void* shared_memory(std::size_t bytes) noexcept override {
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? nullptr : p;
-  }
-  sdk::WorkerIdentity worker() const noexcept override { return {}; }
-  bool runtime_available(std::uint8_t) const noexcept override { return false; }
-
-  std::vector<std::string> logs() {
-    std::lock_guard<std::mutex> g(mu_);
-    return logs_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> logs_;
-};
-
-FakeHost& host() {
-  static FakeHost h;
-  return h;
-}
-
-// Loaded once: plugins are never unloaded.
-const trellis_plugin_descriptor* descriptor() {
-  static boost::dll::shared_library lib(LOCK_ENGINES_PLUGIN_PATH);
-  static const trellis_plugin_descriptor* d =
-      lib.get_alias<const trellis_plugin_descriptor*()>(TRELLIS_ENTRY_SYMBOL)();
-  return d;
-}
-
-sdk::Plugin& plugin() {
-  static sdk::Plugin* p = static_cast<sdk::Plugin*>(descriptor()->create(&host()));
+test::LoadedPlugin& plugin() {
+  // Loaded and created once: plugins are never unloaded.
+  static test::LoadedPlugin* p = [] {
+    auto* lp = new test::LoadedPlugin(LOCK_ENGINES_PLUGIN_PATH);
+    if (!lp->create()) throw std::runtime_error("the lock_engines plugin refused to start");
+    return lp;
+  }();
   return *p;
 }
 
-sdk::LockEngine& engine(const std::string& name) {
-  sdk::LockEngine* e = plugin().lock_engine(name);
-  if (e == nullptr) throw std::runtime_error("no engine " + name);
-  return *e;
+test::LoadedPlugin::Engine engine(const std::string& name) {
+  auto e = plugin().lock_engine(name.c_str());
+  if (!e) throw std::runtime_error("no engine " + name);
+  return e;
 }
 
 // A forked child: runs `body`, exits with its result; never returns.
@@ -98,45 +63,47 @@ struct Shared {
 };
 
 Shared* shared_block() {
-  return static_cast<Shared*>(host().shared_memory(sizeof(Shared)));
+  return static_cast<Shared*>(plugin().shared_memory(sizeof(Shared)));
 }
 
 TEST(LockEnginesPlugin, DescriptorIsALockEnginePlugin) {
-  const auto* d = descriptor();
+  const auto* d = plugin().descriptor;
   ASSERT_NE(d, nullptr);
   EXPECT_EQ(d->magic, TRELLIS_DESCRIPTOR_MAGIC);
   EXPECT_EQ(d->abi_major, TRELLIS_ABI_MAJOR);
   EXPECT_EQ(d->kind, TRELLIS_KIND_LOCK_ENGINE);
   EXPECT_STREQ(d->name, "lock_engines");
-  EXPECT_STREQ(d->toolchain, TRELLIS_TOOLCHAIN_FINGERPRINT);
+  EXPECT_STREQ(d->toolchain, TRELLIS_TOOLCHAIN_FINGERPRINT);  // informative only
   EXPECT_EQ(d->option_count, 0u);
 }
 
 TEST(LockEnginesPlugin, KnowsItsEnginesByName) {
   for (std::string name : {"pthread", "flock", "sem", "none"}) {
-    sdk::LockEngine* e = plugin().lock_engine(name);
-    ASSERT_NE(e, nullptr) << name;
-    EXPECT_EQ(e->name(), name);
+    auto e = plugin().lock_engine(name.c_str());
+    ASSERT_TRUE(e) << name;
+    EXPECT_EQ(std::string(e.table->name), name);
+    // Asked again, the same engine (its state lives in it).
+    EXPECT_EQ(plugin().lock_engine(name.c_str()).self, e.self);
   }
-  EXPECT_EQ(plugin().lock_engine("futex"), nullptr);
-  EXPECT_EQ(plugin().lock_engine(""), nullptr);
-  EXPECT_EQ(plugin().protocol(), nullptr);
-  EXPECT_EQ(plugin().runtime(), nullptr);
+  EXPECT_FALSE(plugin().lock_engine("futex"));
+  EXPECT_FALSE(plugin().lock_engine(""));
+  EXPECT_FALSE(plugin().has_protocol());
+  EXPECT_FALSE(plugin().has_runtime());
 }
 
 TEST(LockEnginesPlugin, NoneNeverBlocks) {
-  auto& e = engine("none");
-  ASSERT_EQ(e.init_master(host()), sdk::Status::ok);
-  ASSERT_EQ(e.init_child(), sdk::Status::ok);
-  EXPECT_EQ(e.lock(), sdk::Status::ok);
-  EXPECT_EQ(e.lock(), sdk::Status::ok);  // no exclusion, not even with itself
+  auto e = engine("none");
+  ASSERT_EQ(e.init_master(), TRELLIS_OK);
+  ASSERT_EQ(e.init_child(), TRELLIS_OK);
+  EXPECT_EQ(e.lock(), TRELLIS_OK);
+  EXPECT_EQ(e.lock(), TRELLIS_OK);  // no exclusion, not even with itself
   e.unlock();
   e.unlock();
 }
 
 class LockEngineTest : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { ASSERT_EQ(engine(GetParam()).init_master(host()), sdk::Status::ok); }
+  void SetUp() override { ASSERT_EQ(engine(GetParam()).init_master(), TRELLIS_OK); }
 };
 
 // Children do a read-modify-write on a shared counter under the lock, with a
@@ -150,10 +117,10 @@ TEST_P(LockEngineTest, ExcludesAcrossProcesses) {
   std::vector<pid_t> kids;
   for (int i = 0; i < kChildren; ++i) {
     kids.push_back(spawn([&] {
-      auto& e = engine(GetParam());
-      if (e.init_child() != sdk::Status::ok) return 2;
+      auto e = engine(GetParam());
+      if (e.init_child() != TRELLIS_OK) return 2;
       for (int r = 0; r < kRounds; ++r) {
-        if (e.lock() != sdk::Status::ok) return 3;
+        if (e.lock() != TRELLIS_OK) return 3;
         long v = s->counter;
         if (r % 64 == 0) sched_yield();
         s->counter = v + 1;
@@ -173,14 +140,14 @@ TEST_P(LockEngineTest, ExcludesThreadsOfOneWorker) {
   ASSERT_NE(s, nullptr);
   s->counter = 0;
   pid_t worker = spawn([&] {
-    auto& e = engine(GetParam());
-    if (e.init_child() != sdk::Status::ok) return 2;
+    auto e = engine(GetParam());
+    if (e.init_child() != TRELLIS_OK) return 2;
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&] {
         for (int r = 0; r < 5000; ++r) {
-          if (e.lock() != sdk::Status::ok) {
+          if (e.lock() != TRELLIS_OK) {
             ++failures;
             return;
           }
@@ -200,11 +167,11 @@ TEST_P(LockEngineTest, ExcludesThreadsOfOneWorker) {
 
 // A worker SIGKILLed while holding the lock must not wedge the others.
 TEST_P(LockEngineTest, RecoversWhenTheHolderIsKilled) {
-  auto& e = engine(GetParam());
+  auto e = engine(GetParam());
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);
   pid_t holder = spawn([&] {
-    if (e.init_child() != sdk::Status::ok || e.lock() != sdk::Status::ok) return 2;
+    if (e.init_child() != TRELLIS_OK || e.lock() != TRELLIS_OK) return 2;
     char c = 'L';
     if (write(ready[1], &c, 1) != 1) return 3;
     pause();  // hold the lock until killed
@@ -218,7 +185,7 @@ TEST_P(LockEngineTest, RecoversWhenTheHolderIsKilled) {
   int probe_pipe[2];
   ASSERT_EQ(pipe(probe_pipe), 0);
   pid_t waiter = spawn([&] {
-    if (e.init_child() != sdk::Status::ok || e.lock() != sdk::Status::ok) return 2;
+    if (e.init_child() != TRELLIS_OK || e.lock() != TRELLIS_OK) return 2;
     char got = 'G';
     if (write(probe_pipe[1], &got, 1) != 1) return 3;
     e.unlock();
@@ -240,7 +207,7 @@ TEST_P(LockEngineTest, RecoversWhenTheHolderIsKilled) {
 
   // And a fresh process can still take and release it.
   pid_t after = spawn([&] {
-    if (e.init_child() != sdk::Status::ok || e.lock() != sdk::Status::ok) return 2;
+    if (e.init_child() != TRELLIS_OK || e.lock() != TRELLIS_OK) return 2;
     e.unlock();
     return 0;
   });
@@ -250,12 +217,12 @@ TEST_P(LockEngineTest, RecoversWhenTheHolderIsKilled) {
 
 // The dead pid was not the holder: holder_died must not release anything.
 TEST_P(LockEngineTest, HolderDiedForAnotherPidKeepsTheLock) {
-  auto& e = engine(GetParam());
+  auto e = engine(GetParam());
   int ready[2], done[2];
   ASSERT_EQ(pipe(ready), 0);
   ASSERT_EQ(pipe(done), 0);
   pid_t holder = spawn([&] {
-    if (e.init_child() != sdk::Status::ok || e.lock() != sdk::Status::ok) return 2;
+    if (e.init_child() != TRELLIS_OK || e.lock() != TRELLIS_OK) return 2;
     char c = 'L';
     if (write(ready[1], &c, 1) != 1) return 3;
     if (read(done[0], &c, 1) != 1) return 4;
@@ -271,7 +238,7 @@ TEST_P(LockEngineTest, HolderDiedForAnotherPidKeepsTheLock) {
   int probe_pipe[2];
   ASSERT_EQ(pipe(probe_pipe), 0);
   pid_t waiter = spawn([&] {
-    if (e.init_child() != sdk::Status::ok || e.lock() != sdk::Status::ok) return 2;
+    if (e.init_child() != TRELLIS_OK || e.lock() != TRELLIS_OK) return 2;
     char got = 'G';
     if (write(probe_pipe[1], &got, 1) != 1) return 3;
     e.unlock();

@@ -1,6 +1,6 @@
-// Expect: 100-continue. The request is handed over after its head; the body
-// is read through the Transport by the application thread, and "100
-// Continue" goes out only when the application first reads the body.
+// Expect: 100-continue. The stream opens right after the head, flagged
+// EXPECTS_GO_AHEAD; the session reads no body until the runtime wants it
+// (on_body_wanted), and "100 Continue" goes out only then.
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
@@ -10,51 +10,83 @@ namespace {
 
 const std::string kHead =
     "POST /upload HTTP/1.1\r\nHost: example.com\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
-// Feeds `head` to a session and returns it at request_ready.
-HttpSession* open_with(FakeTransport& t, const std::string& head, const SessionConfig& cfg = default_config()) {
-  HttpSession* s = HttpSession::create(t, cfg);
-  std::span<char> space = s->read_space();
-  std::memcpy(space.data(), head.data(), head.size());
-  EXPECT_EQ(s->on_received(head.size()), sdk::Progress::request_ready);
-  return s;
+void answer(Rig& rig, std::size_t i = 0) {
+  sdk::Stream rt = rig.runtime(i);
+  default_responder(rt.request(), rt);
 }
 
-TEST(Continue, SentOnFirstReadThenBodyReadFromTransport) {
-  FakeTransport t;
-  std::string rest = "hello";
-  t.source = &rest;
-  t.max_read = 2;
-  HttpSession* s = open_with(t, kHead);
-  EXPECT_EQ(t.wire, "");  // nothing before the application asks
-  EXPECT_EQ(s->request().content_length, 5);
-  Captured c = capture(s->request());
-  EXPECT_EQ(c.body, "hello");
-  EXPECT_EQ(t.wire, "HTTP/1.1 100 Continue\r\n\r\n");
-  default_responder(s->request(), s->response());
-  EXPECT_EQ(s->finish_request(), sdk::Progress::need_more);  // body fully read: keep-alive
-  EXPECT_EQ(t.wire.find("Connection: close"), std::string::npos);
-  s->release();
+TEST(Continue, SentOnlyWhenTheRuntimeWantsTheBody) {
+  Rig rig;
+  rig.feed(kHead);
+  ASSERT_EQ(rig.host.streams.size(), 1u);
+  FakeStream& s = rig.stream();
+  EXPECT_EQ(s.head.flags & TRELLIS_REQUEST_EXPECTS_GO_AHEAD, static_cast<std::uint32_t>(TRELLIS_REQUEST_EXPECTS_GO_AHEAD));
+  EXPECT_EQ(s.head.content_length, 5);
+  // Nothing before the runtime asks, and no reading meanwhile: the client
+  // waits for us, so no timeout runs either.
+  EXPECT_EQ(rig.conn.wire, "");
+  EXPECT_TRUE(rig.conn.paused);
+  EXPECT_TRUE(rig.session->read_space().empty());
+  EXPECT_EQ(rig.session->phase(), sdk::Phase::busy);
+
+  rig.runtime().want_body();
+  EXPECT_EQ(rig.conn.wire, kContinue);
+  EXPECT_FALSE(rig.conn.paused);
+  EXPECT_EQ(rig.session->phase(), sdk::Phase::body);
+  for (char ch : std::string("hello")) EXPECT_EQ(rig.feed(std::string(1, ch)), 0u);
+  EXPECT_EQ(s.body, "hello");
+  EXPECT_TRUE(s.body_ended);
+  EXPECT_TRUE(rig.conn.paused);  // request complete: nothing more read until it is answered
+  // A second want is no second 100.
+  s.sink->on_body_wanted(s.sink_self);
+  EXPECT_EQ(rig.conn.wire, kContinue);
+
+  answer(rig);
+  EXPECT_TRUE(s.closed);
+  EXPECT_EQ(rig.conn.closes, 0);  // body fully read: keep-alive
+  EXPECT_EQ(rig.conn.wire.find("Connection: close"), std::string::npos);
+  EXPECT_FALSE(rig.conn.paused);
 }
 
 TEST(Continue, NotSentWhenTheBodyAlreadyArrived) {
-  FakeTransport t;
-  HttpSession* s = open_with(t, kHead + "hel");
-  std::string rest = "lo";
-  t.source = &rest;
-  EXPECT_EQ(capture(s->request()).body, "hello");
-  EXPECT_EQ(t.wire, "");
-  s->release();
+  Rig rig;
+  rig.feed(kHead + "hel");
+  FakeStream& s = rig.stream();
+  EXPECT_EQ(s.body, "");  // not read before it is wanted
+  rig.runtime().want_body();
+  EXPECT_EQ(s.body, "hel");
+  rig.feed("lo");
+  EXPECT_EQ(s.body, "hello");
+  EXPECT_TRUE(s.body_ended);
+  EXPECT_EQ(rig.conn.wire, "");
+}
+
+TEST(Continue, NotSentAfterTheResponseStarted) {
+  // RFC 9110 §15.2: a 1xx after the final head would land in its body.
+  Rig rig;
+  rig.feed(kHead);
+  sdk::Stream rt = rig.runtime();
+  rt.start("200 OK", {});
+  rt.write("partial", false);
+  rt.want_body();
+  EXPECT_EQ(rig.conn.wire.find("100 Continue"), std::string::npos);
+  EXPECT_FALSE(rig.conn.paused);  // the body is read all the same
+  rig.feed("hello");
+  EXPECT_EQ(rig.stream().body, "hello");
 }
 
 TEST(Continue, UnreadBodyMeansNoContinueAndClose) {
-  FakeTransport t;
-  HttpSession* s = open_with(t, kHead);
-  default_responder(s->request(), s->response());
-  EXPECT_EQ(t.wire.find("100 Continue"), std::string::npos);
-  EXPECT_NE(t.wire.find("Connection: close\r\n"), std::string::npos);
-  EXPECT_EQ(s->finish_request(), kLingeringClose);
-  s->release();
+  Rig rig;
+  rig.feed(kHead);
+  answer(rig);
+  EXPECT_EQ(rig.conn.wire.find("100 Continue"), std::string::npos);
+  EXPECT_NE(rig.conn.wire.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_TRUE(rig.stream().closed);
+  // The client may still send its body: drain it, never reset it.
+  EXPECT_EQ(rig.conn.closes, 1);
+  EXPECT_EQ(rig.conn.close_mode, static_cast<std::uint32_t>(TRELLIS_CLOSE_GRACEFUL));
 }
 
 TEST(Continue, ChunkedBodyAndPipelinedFollowerAllWays) {
@@ -76,57 +108,81 @@ TEST(Continue, TooLargeIsRefusedWithoutContinue) {
   cfg.parse.max_body = 4;
   DriveResult r = drive(kHead, whole(), cfg);
   EXPECT_EQ(r.outcome.error_status, 413);
+  EXPECT_TRUE(r.outcome.requests.empty());
+  EXPECT_EQ(r.outcome.resets, 0);  // refused before any stream opened
   EXPECT_EQ(r.wire.find("100 Continue"), std::string::npos);
 }
 
 TEST(Continue, ChunkedOverLimitWhileStreaming) {
+  // limit-post crossed by a chunked body: the stream is reset and, the
+  // response not having started, the client gets 413.
   SessionConfig cfg = default_config();
   cfg.parse.max_body = 4;
-  FakeTransport t;
-  std::string rest = "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n";
-  t.source = &rest;
-  HttpSession* s = open_with(t, "POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n", cfg);
-  Captured c = capture(s->request());
-  EXPECT_EQ(c.body, "abc");
-  EXPECT_EQ(c.body_status, sdk::Status::too_large);
-  default_responder(s->request(), s->response());
-  EXPECT_EQ(s->finish_request(), kLingeringClose);
-  s->release();
+  Rig rig(cfg);
+  rig.feed("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n");
+  rig.runtime().want_body();
+  EXPECT_EQ(rig.conn.wire, kContinue);
+  rig.feed("3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n");
+  FakeStream& s = rig.stream();
+  EXPECT_EQ(s.body, "abc");
+  EXPECT_TRUE(s.reset);
+  EXPECT_EQ(s.reset_why, TRELLIS_TOO_LARGE);
+  EXPECT_FALSE(s.body_ended);
+  EXPECT_EQ(rig.conn.wire.substr(kContinue.size(), 12), "HTTP/1.1 413");
+  EXPECT_EQ(rig.conn.close_mode, static_cast<std::uint32_t>(TRELLIS_CLOSE_GRACEFUL));
 }
 
-TEST(Continue, TruncatedBodyIsAnError) {
-  FakeTransport t;
-  std::string rest = "hel";
-  t.source = &rest;
-  HttpSession* s = open_with(t, kHead);
-  Captured c = capture(s->request());
-  EXPECT_EQ(c.body, "hel");
-  EXPECT_EQ(c.body_status, sdk::Status::closed);
-  default_responder(s->request(), s->response());
-  EXPECT_EQ(s->finish_request(), kLingeringClose);
-  s->release();
+TEST(Continue, ChunkedOverLimitAfterTheResponseStartedIsAReset) {
+  SessionConfig cfg = default_config();
+  cfg.parse.max_body = 4;
+  Rig rig(cfg);
+  rig.feed("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n");
+  sdk::Stream rt = rig.runtime();
+  rt.want_body();
+  rt.start("200 OK", {});
+  rt.write("streaming", false);
+  const std::size_t sent = rig.conn.wire.size();
+  rig.feed("3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n");
+  EXPECT_TRUE(rig.stream().reset);
+  EXPECT_EQ(rig.stream().reset_why, TRELLIS_TOO_LARGE);
+  EXPECT_EQ(rig.conn.wire.size(), sent);  // no reply can follow a started one
+  EXPECT_EQ(rig.conn.close_mode, static_cast<std::uint32_t>(TRELLIS_CLOSE_ABORT));
+}
+
+TEST(Continue, TruncatedBodyResetsTheStream) {
+  Rig rig;
+  rig.feed(kHead);
+  rig.runtime().want_body();
+  rig.feed("hel");
+  rig.session->on_eof();
+  FakeStream& s = rig.stream();
+  EXPECT_EQ(s.body, "hel");
+  EXPECT_TRUE(s.reset);
+  EXPECT_EQ(s.reset_why, TRELLIS_CLOSED);
+  EXPECT_EQ(rig.conn.closes, 1);
+  EXPECT_EQ(rig.conn.close_mode, static_cast<std::uint32_t>(TRELLIS_CLOSE_AFTER_WRITE));
 }
 
 // RFC 9110 §5.6.1.2 / §10.1.1: Expect is a list whose empty elements are
 // ignored, matched case-insensitively, and repeated lines add to it. Each
 // spelling must still mean "100-continue": the head alone is handed over
-// and "100 Continue" goes out on the first body read.
+// and "100 Continue" goes out when the body is wanted.
 TEST(Continue, ExpectIsParsedAsAList) {
   for (const std::string& expect : std::vector<std::string>{
            "Expect: 100-continue,\r\n", "Expect: , 100-continue\r\n", "Expect: ,,100-CONTINUE , ,\r\n",
            "Expect:\t100-continue\t,\t100-Continue\r\n", "Expect: ,\r\nExpect: 100-continue\r\n",
            "Expect: 100-continue\r\nExpect: ,\r\n"}) {
-    FakeTransport t;
-    std::string rest = "hello";
-    t.source = &rest;
-    HttpSession* s = open_with(t, "POST /upload HTTP/1.1\r\nHost: example.com\r\n" + expect +
-                                      "Content-Length: 5\r\n\r\n");
-    EXPECT_EQ(t.wire, "") << expect;
-    EXPECT_EQ(capture(s->request()).body, "hello") << expect;
-    EXPECT_EQ(t.wire, "HTTP/1.1 100 Continue\r\n\r\n") << expect;
-    default_responder(s->request(), s->response());
-    EXPECT_EQ(s->finish_request(), sdk::Progress::need_more) << expect;
-    s->release();
+    Rig rig;
+    rig.feed("POST /upload HTTP/1.1\r\nHost: example.com\r\n" + expect + "Content-Length: 5\r\n\r\n");
+    ASSERT_EQ(rig.host.streams.size(), 1u) << expect;
+    EXPECT_NE(rig.stream().head.flags & TRELLIS_REQUEST_EXPECTS_GO_AHEAD, 0u) << expect;
+    EXPECT_EQ(rig.conn.wire, "") << expect;
+    rig.runtime().want_body();
+    EXPECT_EQ(rig.conn.wire, kContinue) << expect;
+    rig.feed("hello");
+    EXPECT_EQ(rig.stream().body, "hello") << expect;
+    answer(rig);
+    EXPECT_EQ(rig.conn.closes, 0) << expect;
   }
 }
 
@@ -145,13 +201,15 @@ TEST(Continue, ListedExpectAllWays) {
 }
 
 TEST(Continue, IgnoredForBodilessRequests) {
-  FakeTransport t;
-  HttpSession* s = open_with(t, "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n");
-  EXPECT_EQ(capture(s->request()).body, "");
-  default_responder(s->request(), s->response());
-  EXPECT_EQ(t.wire.find("100 Continue"), std::string::npos);
-  EXPECT_EQ(s->finish_request(), sdk::Progress::need_more);
-  s->release();
+  Rig rig;
+  rig.feed("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n");
+  FakeStream& s = rig.stream();
+  EXPECT_EQ(s.head.flags & TRELLIS_REQUEST_EXPECTS_GO_AHEAD, 0u);
+  EXPECT_TRUE(s.body_ended);
+  rig.runtime().want_body();
+  answer(rig);
+  EXPECT_EQ(rig.conn.wire.find("100 Continue"), std::string::npos);
+  EXPECT_EQ(rig.conn.closes, 0);
 }
 
 }  // namespace

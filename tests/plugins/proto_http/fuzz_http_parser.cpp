@@ -1,6 +1,7 @@
 // libFuzzer target for the HTTP/1.1 request side: head parser, target and
-// Host parsing, body decoding, buffer management and pipelining, driven
-// through a real HttpSession exactly as the event loop would.
+// Host parsing, body decoding and flow control, buffer management and
+// pipelining, driven through a real HttpSession on the fake core exactly as
+// the event loop would, with a runtime answering every stream.
 //
 // Besides "no crash, no leak, no UB" (ASan), it checks the parser's central
 // promise differentially: the same bytes give the same verdict and the same
@@ -25,17 +26,23 @@ SessionConfig config_for(std::uint8_t selector) {
   if (selector & 1) c.parse.max_head = 256;
   if (selector & 2) c.parse.max_fields = 4;
   if (selector & 4) c.parse.max_body = 64;
-  // Spooling creates a temp file per request: exercised, but not always.
-  if ((selector & 0x18) == 0x18) c.post_buffering = (selector & 0x20) ? 0 : 16;
   return c;
 }
 
+DriveOptions options_for(std::uint8_t selector) {
+  DriveOptions o;
+  // A runtime that takes the body piece by piece: pause, resume.
+  o.body_again = (selector & 8) != 0;
+  return o;
+}
+
 // Answers in a way chosen by the request, to exercise the writer too.
-void responder(trellis::sdk::Request& r, trellis::sdk::ResponseWriter& w) {
+void responder(const trellis::sdk::Request& r, trellis::sdk::Stream& w) {
   std::size_t pick = r.path.size() % 4;
   if (pick == 0) {
     w.start("200 OK", {});
     w.write("ok", true);
+    w.finish();
   } else if (pick == 1) {
     w.start("200 OK", {});
     w.write("a", false);
@@ -80,14 +87,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::uint32_t hash = 2166136261u;  // FNV-1a
   for (std::size_t i = 0; i < size; ++i) hash = (hash ^ data[i]) * 16777619u;
   const SessionConfig cfg = config_for(static_cast<std::uint8_t>(hash));
+  const DriveOptions opt = options_for(static_cast<std::uint8_t>(hash));
   const unsigned seed = hash >> 8;
   const std::string input(reinterpret_cast<const char*>(data), size);
 
-  const Outcome whole_outcome = drive(input, whole(), cfg, responder).outcome;
-  const Outcome split_outcome = drive(input, random_split(seed), cfg, responder).outcome;
+  const DriveResult whole_result = drive(input, whole(), cfg, responder, opt);
+  // The session never stalls with input left, nor offers no space while reading.
+  if (whole_result.stalled || whole_result.outcome.error_status < 0) std::abort();
+  const Outcome& whole_outcome = whole_result.outcome;
+  const Outcome split_outcome = drive(input, random_split(seed), cfg, responder, opt).outcome;
   if (!(whole_outcome == split_outcome)) std::abort();
   if (input.size() < 512) {
-    const Outcome byte_outcome = drive(input, bytewise(), cfg, responder).outcome;
+    const Outcome byte_outcome = drive(input, bytewise(), cfg, responder, opt).outcome;
     if (!(whole_outcome == byte_outcome)) std::abort();
   }
   check_decoder(data, size);

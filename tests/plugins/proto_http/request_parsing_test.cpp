@@ -1,6 +1,7 @@
-// Request parsing through a real HttpSession: every case is fed whole, byte
-// by byte and in seeded random splits, and must give the same verdict and
-// the same parsed requests every way.
+// Request parsing through a real HttpSession on the fake core: every case is
+// fed whole, byte by byte and in seeded random splits, and must give the same
+// verdict, the same request heads (as the core copies them) and the same
+// bodies every way.
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
@@ -12,6 +13,11 @@ Outcome all_ways(const std::string& in, const SessionConfig& cfg = default_confi
   Outcome ref = drive(in, whole(), cfg).outcome;
   EXPECT_EQ(drive(in, bytewise(), cfg).outcome, ref) << "byte by byte";
   for (unsigned seed = 1; seed <= 8; ++seed) EXPECT_EQ(drive(in, random_split(seed), cfg).outcome, ref) << "seed " << seed;
+  // A runtime that holds as little unread body as possible (every piece
+  // answered `again`) sees the same.
+  DriveOptions again;
+  again.body_again = true;
+  EXPECT_EQ(drive(in, random_split(99), cfg, default_responder, again).outcome, ref) << "body_again";
   return ref;
 }
 
@@ -23,7 +29,9 @@ Captured accepted(const std::string& in, const SessionConfig& cfg = default_conf
   return o.requests.empty() ? Captured{} : o.requests.front();
 }
 
-// Refused before reaching the application; returns the status sent.
+// Refused before the application got a complete request (a bad head never
+// opens a stream; a bad body resets the one it opened); returns the status
+// sent.
 int refused(const std::string& in, const SessionConfig& cfg = default_config()) {
   Outcome o = all_ways(in, cfg);
   EXPECT_TRUE(o.requests.empty()) << o;
@@ -45,6 +53,7 @@ TEST(RequestParsing, SimpleGet) {
   EXPECT_EQ(c.remote_addr, "10.0.0.7");
   EXPECT_EQ(c.content_length, 0);
   EXPECT_EQ(c.body, "");
+  EXPECT_EQ(c.flags, static_cast<std::uint32_t>(TRELLIS_REQUEST_BODY_TERMINATED));
   ASSERT_EQ(c.headers.size(), 2u);
   EXPECT_EQ(c.headers[0], (std::pair<std::string, std::string>{"Host", "example.com:9000"}));
   EXPECT_EQ(c.headers[1], (std::pair<std::string, std::string>{"User-Agent", "t"}));
@@ -171,6 +180,7 @@ TEST(RequestParsing, ChunkedBodyWithExtensionsAndTrailers) {
                         "A\r\n0123456789\r\n"
                         "000\r\nX-Trailer: dropped\r\nChecksum: abc\r\n\r\n");
   EXPECT_EQ(c.content_length, -1);
+  EXPECT_EQ(c.flags & TRELLIS_REQUEST_BODY_TERMINATED, static_cast<std::uint32_t>(TRELLIS_REQUEST_BODY_TERMINATED));
   EXPECT_EQ(c.body, "hello world0123456789");
   EXPECT_EQ(c.header("x-trailer"), "<none>");
 }
@@ -202,9 +212,10 @@ TEST(RequestParsing, ChunkSizesWithManyLeadingZeros) {
   EXPECT_EQ(o.error_status, 0);
 }
 
-TEST(RequestParsing, LargeBodiesAreSpooledToAFile) {
+// The core buffers and spools bodies now; the session hands them on as they
+// arrive, whatever their size, with a buffer that never grows for them.
+TEST(RequestParsing, LargeBodiesAreHandedOnAsTheyArrive) {
   SessionConfig cfg = default_config();
-  cfg.post_buffering = 100;
   std::string body;
   for (int i = 0; i < 5000; ++i) body += static_cast<char>('a' + i % 26);
   Captured c = accepted("POST / HTTP/1.1\r\n" + kHost + "Content-Length: 5000\r\n\r\n" + body, cfg);
@@ -219,12 +230,9 @@ TEST(RequestParsing, LargeBodiesAreSpooledToAFile) {
   chunked += "0\r\n\r\n";
   c = accepted("POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n" + chunked, cfg);
   EXPECT_EQ(c.body, body);
-  cfg.post_buffering = 0;  // everything spooled
-  c = accepted("POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n" + chunked, cfg);
-  EXPECT_EQ(c.body, body);
 }
 
-TEST(RequestParsing, BigChunkedBodyInMemoryGrowsTheBuffer) {
+TEST(RequestParsing, BigChunkedBody) {
   std::string body(100000, 'z');
   Captured c = accepted("POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n186a0\r\n" + body +
                         "\r\n0\r\n\r\n");
@@ -256,6 +264,24 @@ TEST(RequestParsing, ManySmallPipelinedRequestsCrossTheBufferEnd) {
   Outcome o = all_ways(in);
   ASSERT_EQ(o.requests.size(), 300u);
   EXPECT_EQ(o.requests[299].path, "/299");
+}
+
+// What the core learns besides the fields: go-ahead and upgrade offers.
+TEST(RequestParsing, HeadFlags) {
+  Captured c = accepted("POST / HTTP/1.1\r\n" + kHost + "Expect: 100-continue\r\nContent-Length: 2\r\n\r\nab");
+  EXPECT_EQ(c.flags, static_cast<std::uint32_t>(TRELLIS_REQUEST_BODY_TERMINATED | TRELLIS_REQUEST_EXPECTS_GO_AHEAD));
+  EXPECT_EQ(c.body, "ab");
+  c = accepted("GET /ws HTTP/1.1\r\n" + kHost + "Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  EXPECT_EQ(c.flags, static_cast<std::uint32_t>(TRELLIS_REQUEST_BODY_TERMINATED | TRELLIS_REQUEST_UPGRADE_OFFERED));
+  EXPECT_EQ(c.upgrade, "websocket");
+  EXPECT_EQ(c.header("upgrade"), "websocket");
+  // Without "Connection: upgrade", or in HTTP/1.0, Upgrade offers nothing.
+  for (const std::string& in : {"GET / HTTP/1.1\r\n" + kHost + "Upgrade: websocket\r\n\r\n",
+                                std::string("GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")}) {
+    c = accepted(in);
+    EXPECT_EQ(c.flags, static_cast<std::uint32_t>(TRELLIS_REQUEST_BODY_TERMINATED)) << in;
+    EXPECT_EQ(c.upgrade, "") << in;
+  }
 }
 
 TEST(RequestParsing, Http10KeepAliveCarriesASecondRequest) {
@@ -426,6 +452,17 @@ TEST(RequestRefusal, Connect) {
   EXPECT_EQ(refused("CONNECT example.com:443 HTTP/1.1\r\n" + kHost + "\r\n"), 501);
 }
 
+TEST(RequestRefusal, NoRuntimeIs500) {
+  // Connection::open_stream finds nobody to serve it (the core logs why).
+  Rig rig;
+  rig.host.runtimes.clear();
+  rig.feed("GET / HTTP/1.1\r\n" + kHost + "\r\n");
+  EXPECT_TRUE(rig.host.streams.empty());
+  EXPECT_EQ(rig.conn.wire.substr(0, 35), "HTTP/1.1 500 Internal Server Error\r");
+  EXPECT_EQ(rig.conn.close_mode, static_cast<std::uint32_t>(TRELLIS_CLOSE_GRACEFUL));
+  EXPECT_TRUE(rig.host.logged("http: refused a request with 500"));
+}
+
 TEST(RequestRefusal, ErrorReplyIsWellFormedAndCloses) {
   DriveResult r = drive("GET / HTTP/1.1\r\n\r\n", whole());
   EXPECT_EQ(r.outcome.error_status, 400);
@@ -433,6 +470,10 @@ TEST(RequestRefusal, ErrorReplyIsWellFormedAndCloses) {
   EXPECT_NE(r.wire.find("\r\nConnection: close\r\n"), std::string::npos);
   EXPECT_NE(r.wire.find("\r\nContent-Length: 12\r\n"), std::string::npos);
   EXPECT_EQ(r.wire.substr(r.wire.size() - 16), "\r\n\r\nBad Request\n");
+  // Graceful: half-close, then read what the client still sends, so the
+  // reply is not destroyed by a reset.
+  EXPECT_EQ(r.close_mode, static_cast<std::uint32_t>(TRELLIS_CLOSE_GRACEFUL));
+  EXPECT_TRUE(r.logs.back().text == "http: refused a request with 400");
 }
 
 TEST(RequestEof, EofBetweenOrInsideRequests) {
@@ -445,7 +486,24 @@ TEST(RequestEof, EofBetweenOrInsideRequests) {
   EXPECT_EQ(o.error_status, 0);
   o = all_ways("POST / HTTP/1.1\r\n" + kHost + "Content-Length: 10\r\n\r\nabc");
   EXPECT_TRUE(o.requests.empty());
+  EXPECT_EQ(o.resets, 1);  // the stream opened at the head learns the client is gone
   EXPECT_TRUE(o.closed);
+  EXPECT_EQ(o.error_status, 0);
+}
+
+TEST(RequestEof, BodyCutShortIsLoggedAndResetsTheStream) {
+  DriveResult r = drive("POST / HTTP/1.1\r\n" + kHost + "Content-Length: 10\r\n\r\nabc", whole());
+  EXPECT_EQ(r.close_mode, static_cast<std::uint32_t>(TRELLIS_CLOSE_AFTER_WRITE));
+  bool logged = false;
+  for (const auto& l : r.logs)
+    if (l.text.find("closed the connection after 3 of 10 request body bytes") != std::string::npos) logged = true;
+  EXPECT_TRUE(logged);
+  r = drive("POST / HTTP/1.1\r\n" + kHost + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", whole());
+  EXPECT_EQ(r.outcome.resets, 1);
+  logged = false;
+  for (const auto& l : r.logs)
+    if (l.text.find("after 3 bytes of a chunked request body") != std::string::npos) logged = true;
+  EXPECT_TRUE(logged);
 }
 
 }  // namespace

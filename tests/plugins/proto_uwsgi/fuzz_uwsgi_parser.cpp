@@ -2,32 +2,47 @@
 //
 // Input: [config byte][split seed byte][bytes as they arrive on the socket].
 // Each input is read whole, in random pieces and (when small) byte by byte;
-// the verdicts must agree, or the fuzzer stops with the differing outcomes.
+// the outcomes (verdict, head, body as delivered) must agree, and the events
+// must come in order (one head, then body, then the end), or the fuzzer
+// stops with the differing outcomes.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
 #include "feed.hpp"
 #include "http_head.hpp"
+#include "modifier1.hpp"
 
 using namespace trellis::uwsgi;
 using namespace trellis::uwsgi::test;
 
 namespace {
 
-// The config byte picks limits small enough for the fuzzer to cross them.
+// The config byte picks limits small enough for the fuzzer to cross them,
+// and which runtimes are loaded.
 Limits limits_for(unsigned char cfg) {
   Limits l;
   l.buffer_size = (cfg & 1) ? 64 : 32768;
-  l.post_buffering = (cfg & 2) ? 8 : 1048576;
   l.limit_post = (cfg & 4) ? 100 : 0;
   return l;
 }
 
+bool loaded(unsigned char cfg, std::string_view runtime) {
+  if (runtime.empty()) return !(cfg & 2);  // bit 1: no default runtime
+  return (cfg & 8) && runtime == "psgi";   // bit 3: a PSGI runtime too
+}
+
+[[noreturn]] void fail(const char* what, const Outcome& o) {
+  std::fprintf(stderr, "%s: verdict %d status %d reason '%s' order '%s'\n", what, static_cast<int>(o.verdict),
+               o.status, o.reason.c_str(), o.order_error.c_str());
+  std::abort();
+}
+
 void check(bool ok, const char* what, const Outcome& a, const Outcome& b) {
   if (ok) return;
-  std::fprintf(stderr, "%s: verdict %d/%d status %d/%d reason '%s' / '%s'\n", what, static_cast<int>(a.verdict),
-               static_cast<int>(b.verdict), a.status, b.status, a.reason.c_str(), b.reason.c_str());
+  std::fprintf(stderr, "%s: verdict %d/%d status %d/%d reason '%s' / '%s' body %zu/%zu\n", what,
+               static_cast<int>(a.verdict), static_cast<int>(b.verdict), a.status, b.status, a.reason.c_str(),
+               b.reason.c_str(), a.body.size(), b.body.size());
   std::abort();
 }
 
@@ -39,19 +54,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   unsigned seed = data[1];
   std::string input(reinterpret_cast<const char*>(data) + 2, size - 2);
   Limits l = limits_for(cfg);
-  auto runtimes = [cfg](std::uint8_t m) { return m == 0 || ((cfg & 8) && m == 5); };
+  auto runtimes = [cfg](std::string_view name) { return loaded(cfg, name); };
 
   PacketReader whole_reader(l, runtimes);
   Outcome whole = feed(whole_reader, input, [] { return std::size_t(-1); });
-  if (whole.verdict == Verdict::ready) {
-    // Walk everything a runtime would touch.
-    const auto& req = whole_reader.request();
-    for (const auto& h : req.headers) {
+  if (!whole.order_error.empty()) fail("events out of order", whole);
+  if (whole.verdict == Verdict::end) {
+    // Walk everything a runtime would touch, as it would see it.
+    const trellis::sdk::Request req = request_of(whole_reader);
+    for (const trellis::sdk::Field h : req.headers) {
       (void)valid_header_name(h.name);
       (void)valid_header_value(h.value);
     }
-    if (req.body == nullptr) std::abort();
-    if (static_cast<std::int64_t>(whole.body.size()) != std::max<std::int64_t>(req.content_length, 0)) std::abort();
+    std::size_t bytes = 0;
+    for (const trellis::sdk::Field v : req.variables) bytes += v.name.size() + v.value.size();
+    if (bytes > input.size()) fail("variables larger than the packet", whole);
+    // The runtime the header named, and one that is loaded.
+    auto runtime = runtime_for_modifier(whole_reader.header().modifier1);
+    if (!runtime || req.runtime != *runtime || !loaded(cfg, req.runtime)) fail("wrong runtime", whole);
+    if (!req.body_terminated) fail("body not terminated", whole);
+    if (static_cast<std::int64_t>(whole.body.size()) != std::max<std::int64_t>(req.content_length, 0))
+      fail("body length differs from CONTENT_LENGTH", whole);
+    if (l.limit_post > 0 && req.content_length > l.limit_post) fail("limit-post not enforced", whole);
   }
 
   PacketReader split_reader(l, runtimes);

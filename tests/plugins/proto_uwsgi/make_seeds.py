@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Writes the fuzz seed corpus: [config byte][split seed][uwsgi packet].
 
+Config bits (fuzz_uwsgi_parser.cpp): 1 buffer-size 64, 2 no default runtime,
+4 limit-post 100, 8 a "psgi" runtime loaded.
 Run by run_fuzz.sh; kept as a script so the binary seeds are reviewable."""
 import os
 import struct
@@ -33,12 +35,16 @@ POST = [(b"REQUEST_METHOD", b"POST"), (b"CONTENT_TYPE", b"text/plain"), (b"CONTE
 
 SEEDS = {
     "nginx_get": (0, 0, packet(NGINX)),
-    "post_memory": (0, 3, packet(POST, b"hello world")),
-    "post_spooled": (2, 7, packet(POST, b"hello world")),
+    "post": (0, 3, packet(POST, b"hello world")),
+    "no_default_runtime": (2, 7, packet(POST, b"hello world")),
     "post_limit": (4, 1, packet(POST, b"hello world")),
+    "post_big": (0, 4, packet(POST[:2] + [(b"CONTENT_LENGTH", b"6000")], b"x" * 6000)),
     "small_buffer": (1, 2, packet(NGINX)),
     "modifier5": (8, 0, packet(NGINX, mod1=5)),
+    "modifier30": (0, 0, packet(NGINX + [(b"SCRIPT_NAME", b"/he")], mod1=30)),
+    "modifier30_no_default": (2, 0, packet(NGINX, mod1=30)),
     "no_runtime": (0, 0, packet(NGINX, mod1=7)),
+    "no_runtime_name": (8, 0, packet(NGINX, mod1=2)),
     "overrun": (0, 0, packet(POST, datasize=200)),
     "zero_key": (0, 0, packet([(b"", b"v")])),
     "bad_length": (0, 0, packet([(b"CONTENT_LENGTH", b"1x")])),
@@ -57,7 +63,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     with open(os.path.join(here, "nginx_post.bin"), "rb") as f:
         captured = f.read()
-    for cfg in (0, 2):
+    for cfg in (0, 8):
         with open(os.path.join(out, "nginx_capture_%d" % cfg), "wb") as f:
             f.write(bytes([cfg, 5]) + captured)
 

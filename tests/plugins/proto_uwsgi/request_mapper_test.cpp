@@ -1,9 +1,15 @@
-// uwsgi vars -> sdk::Request, including exactly what nginx's stock
-// uwsgi_params sends.
+// uwsgi vars -> the request head the core takes (seen through sdk::Request,
+// as a runtime sees it), including exactly what nginx's stock uwsgi_params
+// sends.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
+
+#include "modifier1.hpp"
 #include "packet_builder.hpp"
 #include "request_mapper.hpp"
+#include "trellis/request.hpp"
 #include "vars_parser.hpp"
 
 namespace trellis::uwsgi::test {
@@ -16,36 +22,55 @@ std::vector<sdk::Field> fields(const Vars& vars) {
 }
 
 std::string header(const sdk::Request& r, std::string_view name) {
-  for (const auto& h : r.headers) {
+  for (const sdk::Field h : r.headers) {
     if (h.name == name) return std::string(h.value);
   }
   return "<absent>";
+}
+
+std::string variable(const sdk::Request& r, std::string_view name) {
+  for (const sdk::Field f : r.variables)
+    if (f.name == name) return std::string(f.value);
+  return "<absent>";
+}
+
+// Maps `f` (views valid while the mapper and `f` live) into `head`, seen as
+// a runtime would.
+sdk::Request mapped(RequestMapper& m, std::span<sdk::Field> f, std::uint8_t modifier1, trellis_request_head& head) {
+  EXPECT_EQ(m.map(f, modifier1, head), "");
+  EXPECT_EQ(head.size, sizeof head);
+  return sdk::Request::from(&head, nullptr);
 }
 
 TEST(RequestMapper, NginxStockUwsgiParams) {
   Vars vars = nginx_get_vars();
   auto f = fields(vars);
   RequestMapper m;
-  sdk::Request r;
-  ASSERT_EQ(m.map(f, 0, r), "");
+  trellis_request_head head;
+  sdk::Request r = mapped(m, f, 0, head);
   EXPECT_EQ(r.method, "GET");
   EXPECT_EQ(r.uri, "/hello?x=1");
   EXPECT_EQ(r.path, "/hello");
   EXPECT_EQ(r.query, "x=1");
   EXPECT_EQ(r.protocol, "HTTP/1.1");
   EXPECT_EQ(r.scheme, "http");
-  EXPECT_EQ(r.remote_addr, "192.0.2.10");
-  EXPECT_EQ(r.remote_port, "51234");
+  // The client's address is nginx's to tell: a variable, which wins over
+  // the connection's (nginx's own) address a runtime would derive.
+  EXPECT_EQ(variable(r, "REMOTE_ADDR"), "192.0.2.10");
+  EXPECT_EQ(variable(r, "REMOTE_PORT"), "51234");
   EXPECT_EQ(r.server_name, "example.org");
   EXPECT_EQ(r.server_port, "80");
   EXPECT_EQ(r.content_length, -1);  // nginx sends CONTENT_LENGTH "" for a GET
-  EXPECT_EQ(r.modifier1, 0);
+  EXPECT_EQ(r.runtime, "");         // the default runtime
+  EXPECT_EQ(head.runtime.len, 0u);
   EXPECT_TRUE(r.body_terminated);
+  EXPECT_FALSE(r.expects_go_ahead);
+  EXPECT_EQ(r.upgrade, "");
   // Every var verbatim, in order, viewing the caller's memory.
-  ASSERT_EQ(r.cgi_vars.size(), vars.size());
+  ASSERT_EQ(r.variables.size(), vars.size());
   for (std::size_t i = 0; i < vars.size(); ++i) {
-    EXPECT_EQ(r.cgi_vars[i].name, vars[i].first);
-    EXPECT_EQ(r.cgi_vars[i].value.data(), f[i].value.data());
+    EXPECT_EQ(r.variables[i].name, vars[i].first);
+    EXPECT_EQ(head.variables[i].value.ptr, f[i].value.data());  // empty ones too
   }
   EXPECT_EQ(header(r, "Host"), "example.org");
   EXPECT_EQ(header(r, "User-Agent"), "curl/7.88.1");
@@ -65,8 +90,8 @@ TEST(RequestMapper, PostWithBodyHeaders) {
                {"HTTP_X_FORWARDED_FOR", "10.0.0.1"}};
   auto f = fields(vars);
   RequestMapper m;
-  sdk::Request r;
-  ASSERT_EQ(m.map(f, 0, r), "");
+  trellis_request_head head;
+  sdk::Request r = mapped(m, f, 0, head);
   EXPECT_EQ(r.content_length, 42);
   EXPECT_EQ(header(r, "Content-Type"), "application/x-www-form-urlencoded");
   EXPECT_EQ(header(r, "Content-Length"), "42");
@@ -94,8 +119,8 @@ TEST(RequestMapper, RepeatedHeadersAreJoined) {
                {"HTTP_COOKIE", "b=2"}, {"HTTP_ACCEPT", "x/y"}, {"HTTP_", "ignored: no name"}};
   auto f = fields(vars);
   RequestMapper m;
-  sdk::Request r;
-  ASSERT_EQ(m.map(f, 0, r), "");
+  trellis_request_head head;
+  sdk::Request r = mapped(m, f, 0, head);
   ASSERT_EQ(r.headers.size(), 2u);
   EXPECT_EQ(r.headers[0].name, "Accept");
   EXPECT_EQ(r.headers[0].value, "text/html, */*, x/y");
@@ -115,8 +140,8 @@ TEST(RequestMapper, ManyHeadersKeepTheirViews) {
   for (int i = 0; i < 50; ++i) vars.push_back({"HTTP_X_H7", "again"});
   auto f = fields(vars);
   RequestMapper m;
-  sdk::Request r;
-  ASSERT_EQ(m.map(f, 0, r), "");
+  trellis_request_head head;
+  sdk::Request r = mapped(m, f, 0, head);
   ASSERT_EQ(r.headers.size(), 500u);
   for (int i = 0; i < 500; ++i) {
     EXPECT_EQ(r.headers[static_cast<std::size_t>(i)].name, "X-H" + std::to_string(i));
@@ -145,8 +170,8 @@ TEST(RequestMapper, Scheme) {
   for (const auto& c : cases) {
     auto f = fields(c.vars);
     RequestMapper m;
-    sdk::Request r;
-    ASSERT_EQ(m.map(f, 0, r), "");
+    trellis_request_head head;
+    sdk::Request r = mapped(m, f, 0, head);
     EXPECT_EQ(r.scheme, c.scheme) << (c.vars.empty() ? "none" : c.vars[0].first + "=" + c.vars[0].second);
   }
 }
@@ -165,28 +190,56 @@ TEST(RequestMapper, ContentLength) {
   Vars vars = {{"CONTENT_LENGTH", "12a"}};  // fields() views into it: keep it alive
   auto f = fields(vars);
   RequestMapper m;
-  sdk::Request r;
-  EXPECT_EQ(m.map(f, 0, r), "invalid CONTENT_LENGTH \"12a\"");
+  trellis_request_head head;
+  EXPECT_EQ(m.map(f, 0, head), "invalid CONTENT_LENGTH \"12a\"");
+  Vars ok = {{"CONTENT_LENGTH", "12"}};
+  auto g = fields(ok);
+  EXPECT_EQ(mapped(m, g, 0, head).content_length, 12);
 }
 
-TEST(RequestMapper, Modifier1IsCarried) {
+// modifier1 leaves the neutral SDK here: it becomes the runtime's name.
+TEST(RequestMapper, Modifier1BecomesTheRuntimeName) {
   RequestMapper m;
-  sdk::Request r;
-  ASSERT_EQ(m.map({}, 5, r), "");
-  EXPECT_EQ(r.modifier1, 5);
+  trellis_request_head head;
+  EXPECT_EQ(mapped(m, {}, 5, head).runtime, "psgi");
+  EXPECT_EQ(mapped(m, {}, 7, head).runtime, "rack");
+  EXPECT_EQ(mapped(m, {}, 0, head).runtime, "");
+  EXPECT_EQ(mapped(m, {}, 30, head).runtime, "");
+  EXPECT_EQ(m.map({}, 2, head), "no runtime serves modifier1 2");
+  EXPECT_EQ(m.map({}, 100, head), "no runtime serves modifier1 100");
 }
 
-std::string cgi_var(const sdk::Request& r, std::string_view name) {
-  for (const auto& f : r.cgi_vars)
-    if (f.name == name) return std::string(f.value);
-  return "<absent>";
+TEST(Modifier1, RuntimeNamesFollowUwsgisRegistry) {
+  // The request-serving numbers of uWSGI's plugins, by the plugin's name.
+  const std::pair<int, std::string_view> named[] = {
+      {5, "psgi"},    {6, "lua"},     {7, "rack"},       {8, "jvm"},    {9, "cgi"},     {11, "gccgo"},
+      {14, "php"},    {15, "mono"},   {18, "symcall"},   {19, "ssi"},   {23, "xslt"},   {24, "v8"},
+      {25, "gridfs"}, {27, "glusterfs"}, {28, "rados"},  {35, "webdav"}};
+  int known = 0;
+  for (int m = 0; m < 256; ++m) {
+    auto name = runtime_for_modifier(static_cast<std::uint8_t>(m));
+    if (m == 0 || m == 30) {
+      ASSERT_TRUE(name.has_value()) << m;
+      EXPECT_EQ(*name, "") << m;  // WSGI, and WSGI with PATH_INFO managed: the default runtime
+      continue;
+    }
+    if (!name) continue;
+    ++known;
+    auto it = std::find_if(std::begin(named), std::end(named), [&](const auto& p) { return p.first == m; });
+    ASSERT_NE(it, std::end(named)) << m << " maps to " << *name;
+    EXPECT_EQ(*name, it->second) << m;
+  }
+  EXPECT_EQ(known, static_cast<int>(std::size(named)));
+  // Not requests for a runtime: management, spooler, eval, messages, ping, signal, cache, RPC, response.
+  for (int m : {1, 2, 3, 10, 17, 22, 26, 31, 32, 33, 48, 72, 100, 101, 110, 111, 173, 255})
+    EXPECT_FALSE(runtime_for_modifier(static_cast<std::uint8_t>(m)).has_value()) << m;
 }
 
 // What a runtime sees of a request sent with modifier1 30, copied out
 // before the vars it views into go away.
 struct Seen {
   std::string path;       // req.path
-  std::string path_info;  // PATH_INFO as in cgi_vars (first one)
+  std::string path_info;  // PATH_INFO as in the variables (first one)
   std::string script_name;
   std::vector<std::string> all_path_info;
 };
@@ -194,13 +247,13 @@ struct Seen {
 Seen manage_path_info(const Vars& vars) {
   auto f = fields(vars);
   RequestMapper m;
-  sdk::Request r;
-  EXPECT_EQ(m.map(f, 30, r), "");
-  EXPECT_EQ(r.modifier1, 0);  // served by the WSGI runtime, like uWSGI
-  Seen s{std::string(r.path), cgi_var(r, "PATH_INFO"), cgi_var(r, "SCRIPT_NAME"), {}};
-  for (const auto& v : r.cgi_vars)
+  trellis_request_head head;
+  sdk::Request r = mapped(m, f, 30, head);
+  EXPECT_EQ(r.runtime, "");  // served by the default (WSGI) runtime, like uWSGI
+  Seen s{std::string(r.path), variable(r, "PATH_INFO"), variable(r, "SCRIPT_NAME"), {}};
+  for (const sdk::Field v : r.variables)
     if (v.name == "PATH_INFO") s.all_path_info.emplace_back(v.value);
-  // req.path and cgi_vars must always agree.
+  // req.path and the variables must always agree.
   EXPECT_EQ(s.path, s.path_info);
   return s;
 }
@@ -231,26 +284,28 @@ TEST(RequestMapper, Modifier30StripsInPlace) {
   auto f = fields(vars);
   const char* path_info = f[1].value.data();
   RequestMapper m;
-  sdk::Request r;
-  ASSERT_EQ(m.map(f, 30, r), "");
-  // A view of the suffix of the same bytes, in the caller's array that
-  // cgi_vars spans: nothing is copied or reallocated.
+  trellis_request_head head;
+  sdk::Request r = mapped(m, f, 30, head);
+  // A view of the suffix of the same bytes, in the caller's array and in
+  // the variables passed on: nothing is copied or reallocated.
   EXPECT_EQ(f[1].value.data(), path_info + 4);
-  EXPECT_EQ(r.cgi_vars.data(), f.data());
+  ASSERT_EQ(r.variables.size(), 2u);
+  EXPECT_EQ(r.variables[1].value.data(), path_info + 4);
+  EXPECT_EQ(r.variables[1].value.size(), 5u);
   EXPECT_EQ(r.path.data(), path_info + 4);
   EXPECT_EQ(vars[1].second, "/app/rest");  // the packet bytes themselves are unchanged
 }
 
 TEST(RequestMapper, OtherModifiersKeepPathInfo) {
   Vars vars = {{"SCRIPT_NAME", "/app"}, {"PATH_INFO", "/app/rest"}};
-  for (std::uint8_t mod : {0, 5, 29, 31}) {
+  for (std::uint8_t mod : {0, 5, 7, 9}) {
     auto f = fields(vars);
     RequestMapper m;
-    sdk::Request r;
-    ASSERT_EQ(m.map(f, mod, r), "");
-    EXPECT_EQ(r.modifier1, mod);
+    trellis_request_head head;
+    sdk::Request r = mapped(m, f, mod, head);
+    EXPECT_EQ(r.runtime, *runtime_for_modifier(mod));
     EXPECT_EQ(r.path, "/app/rest");
-    EXPECT_EQ(cgi_var(r, "PATH_INFO"), "/app/rest");
+    EXPECT_EQ(variable(r, "PATH_INFO"), "/app/rest");
   }
 }
 

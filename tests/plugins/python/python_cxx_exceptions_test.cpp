@@ -8,10 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstring>
-#include <map>
 #include <string>
-#include <vector>
 
 #include "failing_new.hpp"
 #include "harness.hpp"
@@ -25,97 +22,72 @@ constexpr std::size_t kEverything = 0;
 constexpr std::size_t kOneMiB = 1 << 20;
 constexpr std::size_t kNever = FailAllocations::kNever;
 
-// The host stands for the core, whose memory is not under test: logging
-// allocates normally even while the plugin's allocations fail.
-class Host final : public sdk::Host {
- public:
-  std::map<std::string, std::vector<std::string>, std::less<>> options;
+// The core stands apart from the plugin: its memory is not under test, so
+// every call into it (FakeHost records with strings and vectors) allocates
+// normally even while the plugin's allocations fail. The table the plugin is
+// created with forwards each call to the test core's with failures off.
+const trellis_host_api*& core_table() {
+  static const trellis_host_api* t = nullptr;
+  return t;
+}
 
-  void log(LogLevel level, std::string_view message) noexcept override {
+template <auto Member, typename Fn>
+struct Unfailing;
+template <auto Member, typename R, typename... Args>
+struct Unfailing<Member, R (*)(Args...)> {
+  static R call(Args... args) {
     FailAllocations none(kNever);
-    logs.push_back({level, std::string(message)});
-  }
-  std::span<const std::string> option_values(std::string_view name) const noexcept override {
-    auto it = options.find(name);
-    return it == options.end() ? std::span<const std::string>() : std::span<const std::string>(it->second);
-  }
-  void* shared_memory(std::size_t) noexcept override { return nullptr; }
-  sdk::WorkerIdentity worker() const noexcept override { return {}; }
-  bool runtime_available(std::uint8_t m) const noexcept override { return m == 0; }
-
-  bool logged(std::string_view needle, LogLevel level) const {
-    for (auto& [l, text] : logs)
-      if (l == level && text.find(needle) != std::string::npos) return true;
-    return false;
-  }
-  std::string all() const {
-    std::string out;
-    for (auto& [l, text] : logs) out += text + "\n";
-    return out;
-  }
-
-  std::vector<std::pair<LogLevel, std::string>> logs;
-};
-
-// A writer that allocates nothing, so it keeps working while every
-// allocation fails. `gone`: the client disconnected, writes fail.
-class BareWriter final : public sdk::ResponseWriter {
- public:
-  explicit BareWriter(bool gone = false) : gone_(gone) {}
-  Status start(std::string_view s, std::span<const sdk::Field>) noexcept override {
-    if (sent_) return Status::unsupported;
-    std::size_t n = std::min(s.size(), sizeof status - 1);
-    std::memcpy(status, s.data(), n);
-    status[n] = '\0';
-    return Status::ok;
-  }
-  Status write(std::string_view data, bool) noexcept override {
-    if (gone_) return Status::closed;
-    if (!data.empty()) sent_ = true;
-    return Status::ok;
-  }
-  Status send_file(int, std::int64_t, std::int64_t) noexcept override { return gone_ ? Status::closed : Status::ok; }
-  Status finish() noexcept override {
-    ++finishes;
-    sent_ = true;
-    return Status::ok;
-  }
-  void abort() noexcept override { aborted = true; }
-  bool headers_sent() const noexcept override { return sent_; }
-
-  char status[64] = "";
-  int finishes = 0;
-  bool aborted = false;
-
- private:
-  bool gone_;
-  bool sent_ = false;
-};
-
-// A body the protocol refused (larger than limit-post).
-class RefusedBody final : public sdk::BodyReader {
- public:
-  Status read(char*, std::size_t, std::size_t& got) noexcept override {
-    got = 0;
-    return Status::too_large;
+    return (core_table()->*Member)(args...);
   }
 };
+#define TRELLIS_UNFAILING(api, field) \
+  (api)->field = Unfailing<&trellis_host_api::field, decltype(trellis_host_api::field)>::call
+
+// A body the core refused (larger than limit-post): the stream's reads
+// fail with too_large while this is set on the serving thread.
+thread_local bool t_refuse_body = false;
+
+trellis_host_api* unfailing(const trellis_host_api* core) {
+  core_table() = core;
+  auto* api = new trellis_host_api(*core);  // never freed, like the plugin
+  TRELLIS_UNFAILING(api, log);
+  TRELLIS_UNFAILING(api, option_values);
+  TRELLIS_UNFAILING(api, worker);
+  TRELLIS_UNFAILING(api, stream_head);
+  TRELLIS_UNFAILING(api, stream_conn_info);
+  TRELLIS_UNFAILING(api, stream_want_body);
+  TRELLIS_UNFAILING(api, stream_start);
+  TRELLIS_UNFAILING(api, stream_write);
+  TRELLIS_UNFAILING(api, stream_wait_writable);
+  TRELLIS_UNFAILING(api, stream_finish);
+  TRELLIS_UNFAILING(api, stream_abort);
+  TRELLIS_UNFAILING(api, stream_head_sent);
+  TRELLIS_UNFAILING(api, stream_done);
+  TRELLIS_UNFAILING(api, stream_gone);
+  api->stream_read = [](trellis_stream* s, char* buf, size_t size, size_t* got) -> trellis_status {
+    if (t_refuse_body) {
+      *got = 0;
+      return TRELLIS_TOO_LARGE;
+    }
+    FailAllocations none(kNever);
+    return core_table()->stream_read(s, buf, size, got);
+  };
+  return api;
+}
 
 struct App {
-  LoadedPlugin lib{TRELLIS_PYTHON_PLUGIN};
-  Host* host = new Host;  // plugins are never freed: neither is their host
-  sdk::Plugin* plugin = nullptr;
-  sdk::Runtime* rt = nullptr;
+  PluginLibrary lib{TRELLIS_PYTHON_PLUGIN};
+  TestCore* core = new TestCore;  // plugins are never freed: neither is their core
+  Plugin* plugin = nullptr;
   Status loaded = Status::internal_error;
 
   App() {
-    host->options["wsgi-file"] = {TRELLIS_PY_APPS "/cxx_exceptions_app.py"};
-    host->options["callable"] = {"app"};
-    plugin = static_cast<sdk::Plugin*>(lib.descriptor->create(host));
-    if (!plugin) return;
-    rt = plugin->runtime();
+    core->set("wsgi-file", TRELLIS_PY_APPS "/cxx_exceptions_app.py");
+    core->set("callable", "app");
+    plugin = lib.create(unfailing(core->api), core->host());
+    if (!plugin || !plugin->runtime()) return;
     if (plugin->on_config() != Status::ok) return;
-    loaded = rt->load_application();
+    loaded = plugin->load_application();
   }
 };
 
@@ -128,25 +100,29 @@ class CxxExceptions : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_NE(app().plugin, nullptr);
-    ASSERT_EQ(app().loaded, Status::ok) << app().host->all();
+    ASSERT_EQ(app().loaded, Status::ok) << all();
   }
-  Host& host() { return *app().host; }
+  FakeHost& host() { return *app().core->fake; }
+  std::string all() { return all_logs(host()); }
 
   // Serves `t` while allocations of `fail_from` bytes or more fail. The
-  // request is built before, so only what the plugin allocates can fail.
-  Status serve(const TestRequest& t, sdk::ResponseWriter& w, std::size_t fail_from,
-               sdk::BodyReader* body = nullptr) {
-    BuiltRequest built(t);
-    if (body) built.req.body = body;
-    FailAllocations failing(fail_from);
-    return app().rt->handle(built.req, w);
+  // request is made before, so only what the plugin allocates can fail.
+  // `fail_after_writes` >= 0: the client leaves after that many writes.
+  Result serve(const TestRequest& t, std::size_t fail_from, int fail_after_writes = -1, bool refuse_body = false) {
+    Exchange x(*app().core, t, fail_after_writes);
+    Result r;
+    t_refuse_body = refuse_body;
+    {
+      FailAllocations failing(fail_from);
+      r.status = x.run(*app().plugin);
+    }
+    t_refuse_body = false;
+    r.response = x.response();
+    return r;
   }
   // A first request of the same shape, so the thread's objects exist and
   // its reusable buffers have their capacity before allocations fail.
-  void warm_up(const TestRequest& t) {
-    BareWriter w;
-    ASSERT_EQ(serve(t, w, kNever), Status::ok) << host().all();
-  }
+  void warm_up(const TestRequest& t) { ASSERT_EQ(serve(t, kNever).status, Status::ok) << all(); }
 };
 
 // ------------------------------------------------ CPython calling the plugin
@@ -155,35 +131,35 @@ TEST_F(CxxExceptions, ReadlineOfAHugeLineRaisesMemoryError) {
   // readline() gathers a line spanning reads in a std::string.
   TestRequest t = TestRequest::post("/readline", std::string(4 << 20, 'x'));
   t.max_chunk = 64 << 10;
-  FakeWriter w;
-  EXPECT_EQ(serve(t, w, kOneMiB), Status::ok) << host().all();
-  EXPECT_EQ(w.status, "200 OK");
-  EXPECT_EQ(w.body, "MemoryError ()");
+  auto r = serve(t, kOneMiB);
+  EXPECT_EQ(r.status, Status::ok) << all();
+  EXPECT_EQ(r.response.status, "200 OK");
+  EXPECT_EQ(r.response.body, "MemoryError ()");
 }
 
 TEST_F(CxxExceptions, ReadlineSucceedsWhenMemoryAllows) {
   TestRequest t = TestRequest::post("/readline", std::string(4 << 20, 'x'));
   t.max_chunk = 64 << 10;
-  FakeWriter w;
-  EXPECT_EQ(serve(t, w, kNever), Status::ok) << host().all();
-  EXPECT_EQ(w.body, "read 4194304 bytes");
+  auto r = serve(t, kNever);
+  EXPECT_EQ(r.status, Status::ok) << all();
+  EXPECT_EQ(r.response.body, "read 4194304 bytes");
 }
 
 TEST_F(CxxExceptions, HugePartialLineOnWsgiErrorsRaisesMemoryError) {
   // wsgi.errors keeps the text after the last newline in a std::string.
-  FakeWriter w;
-  EXPECT_EQ(serve(TestRequest::get("/errors"), w, kOneMiB), Status::ok) << host().all();
-  EXPECT_EQ(w.status, "200 OK");
-  EXPECT_EQ(w.body, "MemoryError ()");
+  auto r = serve(TestRequest::get("/errors"), kOneMiB);
+  EXPECT_EQ(r.status, Status::ok) << all();
+  EXPECT_EQ(r.response.status, "200 OK");
+  EXPECT_EQ(r.response.body, "MemoryError ()");
 }
 
 TEST_F(CxxExceptions, HugeHeaderListRaisesMemoryErrorFromStartResponse) {
   // start_response() collects the headers in a std::vector.
-  FakeWriter w;
-  EXPECT_EQ(serve(TestRequest::get("/headers"), w, kOneMiB), Status::ok) << host().all();
-  EXPECT_EQ(w.status, "200 OK");
-  EXPECT_EQ(w.header("Content-Type"), "text/plain");
-  EXPECT_EQ(w.body, "MemoryError ()");
+  auto r = serve(TestRequest::get("/headers"), kOneMiB);
+  EXPECT_EQ(r.status, Status::ok) << all();
+  EXPECT_EQ(r.response.status, "200 OK");
+  EXPECT_EQ(r.response.header("Content-Type"), "text/plain");
+  EXPECT_EQ(r.response.body, "MemoryError ()");
 }
 
 TEST_F(CxxExceptions, EnvironOutOfMemoryIsA500WithTheTraceback) {
@@ -191,33 +167,35 @@ TEST_F(CxxExceptions, EnvironOutOfMemoryIsA500WithTheTraceback) {
   TestRequest t = TestRequest::get("/hello");
   warm_up(t);
   t.headers.push_back({"X-Never-Seen-Before", "1"});
-  BareWriter w;
-  EXPECT_EQ(serve(t, w, kEverything), Status::app_error) << host().all();
-  EXPECT_STREQ(w.status, "500 Internal Server Error");
-  EXPECT_EQ(w.finishes, 1);
-  EXPECT_TRUE(host().logged("python: cannot build the WSGI environ:\n", LogLevel::error)) << host().all();
-  EXPECT_TRUE(host().logged("MemoryError", LogLevel::error)) << host().all();
+  auto r = serve(t, kEverything);
+  EXPECT_EQ(r.status, Status::app_error) << all();
+  EXPECT_EQ(r.response.status, "500 Internal Server Error");
+  EXPECT_EQ(r.response.finishes, 1);
+  EXPECT_TRUE(logged(host(), "python: cannot build the WSGI environ:\n", LogLevel::error)) << all();
+  EXPECT_TRUE(logged(host(), "MemoryError", LogLevel::error)) << all();
 }
 
 // ------------------------------------------------ the noexcept SDK calls
 
+// A client gone and a refused body are not application errors: on_request
+// says ok (SDK 2 counts app_error only), the log says what happened.
 TEST_F(CxxExceptions, ClientGoneIsLoggedWithoutAllocating) {
   TestRequest t = TestRequest::get("/hello");
   warm_up(t);
-  BareWriter gone(true);
-  EXPECT_EQ(serve(t, gone, kEverything), Status::closed) << host().all();
-  EXPECT_TRUE(host().logged("python: client went away: connection closed", LogLevel::info)) << host().all();
+  auto r = serve(t, kEverything, 0);
+  EXPECT_EQ(r.status, Status::ok) << all();
+  EXPECT_FALSE(r.response.finished);
+  EXPECT_TRUE(logged(host(), "python: client went away: connection closed", LogLevel::info)) << all();
 }
 
 TEST_F(CxxExceptions, RefusedBodyIsAnsweredWithoutAllocating) {
   TestRequest t = TestRequest::post("/read", "x");
   warm_up(TestRequest::get("/hello"));
-  RefusedBody refused;
-  BareWriter w;
-  EXPECT_EQ(serve(t, w, kEverything, &refused), Status::too_large) << host().all();
-  EXPECT_STREQ(w.status, "413 Content Too Large");
-  EXPECT_TRUE(host().logged("python: the request body could not be read: too large", LogLevel::warn))
-      << host().all();
+  auto r = serve(t, kEverything, -1, true);
+  EXPECT_EQ(r.status, Status::ok) << all();
+  EXPECT_EQ(r.response.status, "413 Content Too Large");
+  EXPECT_TRUE(r.response.finished);
+  EXPECT_TRUE(logged(host(), "python: the request body could not be read: too large", LogLevel::warn)) << all();
 }
 
 TEST_F(CxxExceptions, OnConfigOutOfMemoryIsAnInternalError) {
@@ -227,26 +205,26 @@ TEST_F(CxxExceptions, OnConfigOutOfMemoryIsAnInternalError) {
     st = app().plugin->on_config();
   }
   EXPECT_EQ(st, Status::internal_error);
-  EXPECT_TRUE(host().logged("python: internal error while checking the configuration: out of memory",
-                            LogLevel::error))
-      << host().all();
-  EXPECT_EQ(app().plugin->on_config(), Status::ok) << host().all();
+  EXPECT_TRUE(logged(host(), "python: internal error while checking the configuration: out of memory",
+                     LogLevel::error))
+      << all();
+  EXPECT_EQ(app().plugin->on_config(), Status::ok) << all();
 }
 
 TEST_F(CxxExceptions, LoadApplicationOutOfMemoryIsAnInternalError) {
   Status st;
   {
     FailAllocations failing(kEverything);
-    st = app().rt->load_application();
+    st = app().plugin->load_application();
   }
   EXPECT_EQ(st, Status::internal_error);
-  EXPECT_TRUE(host().logged("python: internal error while loading the application: out of memory",
-                            LogLevel::error))
-      << host().all();
+  EXPECT_TRUE(logged(host(), "python: internal error while loading the application: out of memory",
+                     LogLevel::error))
+      << all();
   // Still serving: the GIL was not left held, nothing was half loaded.
-  BareWriter w;
-  EXPECT_EQ(serve(TestRequest::get("/hello"), w, kNever), Status::ok) << host().all();
-  EXPECT_STREQ(w.status, "200 OK");
+  auto r = serve(TestRequest::get("/hello"), kNever);
+  EXPECT_EQ(r.status, Status::ok) << all();
+  EXPECT_EQ(r.response.status, "200 OK");
 }
 
 }  // namespace

@@ -130,43 +130,44 @@ TEST_F(ExceptionBoundary, PythonCodeCatchesItThroughARealCall) {
 
 TEST_F(ExceptionBoundary, HostGuardLogsAndReturnsInternalError) {
   FakeHost host;
-  EXPECT_EQ(host_guard(host, "python: here", []() -> Status { throw std::bad_alloc(); }), Status::internal_error);
-  EXPECT_TRUE(host.logged("python: here: out of memory", LogLevel::error)) << host.all_logs();
-  EXPECT_EQ(host_guard(host, "python: there", []() -> Status { throw std::runtime_error("disk on fire"); }),
+  EXPECT_EQ(host_guard(host.host(), "python: here", []() -> Status { throw std::bad_alloc(); }),
             Status::internal_error);
-  EXPECT_TRUE(host.logged("python: there: disk on fire", LogLevel::error)) << host.all_logs();
-  EXPECT_EQ(host_guard(host, "python: elsewhere", []() -> Status { throw 42; }), Status::internal_error);
-  EXPECT_TRUE(host.logged("python: elsewhere: unknown C++ exception", LogLevel::error)) << host.all_logs();
+  EXPECT_TRUE(test::logged(host, "python: here: out of memory", LogLevel::error)) << all_logs(host);
+  EXPECT_EQ(host_guard(host.host(), "python: there", []() -> Status { throw std::runtime_error("disk on fire"); }),
+            Status::internal_error);
+  EXPECT_TRUE(test::logged(host, "python: there: disk on fire", LogLevel::error)) << all_logs(host);
+  EXPECT_EQ(host_guard(host.host(), "python: elsewhere", []() -> Status { throw 42; }), Status::internal_error);
+  EXPECT_TRUE(test::logged(host, "python: elsewhere: unknown C++ exception", LogLevel::error)) << all_logs(host);
 }
 
 TEST_F(ExceptionBoundary, HostGuardRunsTheCleanupAndReturnsItsResult) {
   FakeHost host;
   bool cleaned = false;
   Status st = host_guard(
-      host, "python: request", []() -> Status { throw std::bad_alloc(); },
+      host.host(), "python: request", []() -> Status { throw std::bad_alloc(); },
       [&]() noexcept {
         cleaned = true;
         return Status::app_error;
       });
   EXPECT_TRUE(cleaned);
   EXPECT_EQ(st, Status::app_error);
-  EXPECT_EQ(host.log_count(), 1u);
+  EXPECT_EQ(test::log_count(host), 1u);
 }
 
 TEST_F(ExceptionBoundary, HostGuardWithoutExceptionPassesTheResultThrough) {
   FakeHost host;
-  EXPECT_EQ(host_guard(host, "python: fine", [] { return Status::too_large; }), Status::too_large);
+  EXPECT_EQ(host_guard(host.host(), "python: fine", [] { return Status::too_large; }), Status::too_large);
   bool ran = false;
-  host_guard(host, "python: void", [&] { ran = true; });
+  host_guard(host.host(), "python: void", [&] { ran = true; });
   EXPECT_TRUE(ran);
-  EXPECT_EQ(host.log_count(), 0u);
+  EXPECT_EQ(test::log_count(host), 0u);
 }
 
 TEST_F(ExceptionBoundary, HostGuardOfAVoidHookOnlyLogs) {
   FakeHost host;
-  host_guard(host, "python: void throws", []() { throw std::runtime_error("in a hook"); });
-  EXPECT_EQ(host.log_count(), 1u);
-  EXPECT_TRUE(host.logged("python: void throws: in a hook", LogLevel::error)) << host.all_logs();
+  host_guard(host.host(), "python: void throws", []() { throw std::runtime_error("in a hook"); });
+  EXPECT_EQ(test::log_count(host), 1u);
+  EXPECT_TRUE(test::logged(host, "python: void throws: in a hook", LogLevel::error)) << all_logs(host);
 }
 
 }  // namespace

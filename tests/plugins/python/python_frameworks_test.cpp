@@ -9,15 +9,16 @@ namespace trellis::test {
 namespace {
 
 struct Frameworks {
-  LoadedPlugin lib{TRELLIS_PYTHON_PLUGIN};
-  FakeHost* host = new FakeHost;
-  sdk::Plugin* plugin = nullptr;
+  PluginLibrary lib{TRELLIS_PYTHON_PLUGIN};
+  TestCore* core = new TestCore;
+  FakeHost* host = core->fake;
+  Plugin* plugin = nullptr;
   Status loaded = Status::internal_error;
   Frameworks() {
-    host->set("module", "dispatch_app");
-    host->set("pythonpath", TRELLIS_PY_APPS);
-    plugin = lib.create(*host);
-    if (plugin && plugin->on_config() == Status::ok) loaded = plugin->runtime()->load_application();
+    core->set("module", "dispatch_app");
+    core->set("pythonpath", TRELLIS_PY_APPS);
+    plugin = lib.create(*core);
+    if (plugin && plugin->runtime() && plugin->on_config() == Status::ok) loaded = plugin->load_application();
   }
 };
 
@@ -28,25 +29,25 @@ Frameworks& fw() {
 
 class Framework : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_EQ(fw().loaded, Status::ok) << fw().host->all_logs(); }
-  Result run(const TestRequest& t) { return call(*fw().plugin->runtime(), t); }
+  void SetUp() override { ASSERT_EQ(fw().loaded, Status::ok) << all_logs(*fw().host); }
+  Result run(const TestRequest& t) { return call(*fw().core, *fw().plugin, t); }
 };
 
 TEST_F(Framework, FlaskHello) {
   auto r = run(TestRequest::get("/hello", "name=trellis"));
   EXPECT_EQ(r.status, Status::ok);
-  EXPECT_EQ(r.writer.status, "200 OK");
-  EXPECT_EQ(r.writer.body, "Hello trellis");
-  EXPECT_EQ(r.writer.header("Content-Length"), "13");
+  EXPECT_EQ(r.response.status, "200 OK");
+  EXPECT_EQ(r.response.body, "Hello trellis");
+  EXPECT_EQ(r.response.header("Content-Length"), "13");
 }
 
 TEST_F(Framework, FlaskJsonUsesMarkupsafeSpeedups) {
   auto t = TestRequest::post("/json", "{\"a\": [1, 2]}");
   t.headers = {{"Content-Type", "application/json"}};
   auto r = run(t);
-  EXPECT_EQ(r.status, Status::ok) << fw().host->all_logs();
-  EXPECT_NE(r.writer.body.find("\"got\":{\"a\":[1,2]}"), std::string::npos) << r.writer.body;
-  EXPECT_NE(r.writer.body.find("markupsafe._speedups"), std::string::npos) << r.writer.body;
+  EXPECT_EQ(r.status, Status::ok) << all_logs(*fw().host);
+  EXPECT_NE(r.response.body.find("\"got\":{\"a\":[1,2]}"), std::string::npos) << r.response.body;
+  EXPECT_NE(r.response.body.find("markupsafe._speedups"), std::string::npos) << r.response.body;
 }
 
 TEST_F(Framework, FlaskMultipartUpload) {
@@ -60,32 +61,32 @@ TEST_F(Framework, FlaskMultipartUpload) {
   t.max_chunk = 1000;
   auto r = run(t);
   EXPECT_EQ(r.status, Status::ok);
-  EXPECT_NE(r.writer.body.find("\"field\":\"value\""), std::string::npos) << r.writer.body;
-  EXPECT_NE(r.writer.body.find("\"size\":5000"), std::string::npos) << r.writer.body;
+  EXPECT_NE(r.response.body.find("\"field\":\"value\""), std::string::npos) << r.response.body;
+  EXPECT_NE(r.response.body.find("\"size\":5000"), std::string::npos) << r.response.body;
 }
 
 TEST_F(Framework, FlaskViewErrorIsFlasksOwn500) {
   auto r = run(TestRequest::get("/fail"));
   EXPECT_EQ(r.status, Status::ok);  // Flask handled it
-  EXPECT_EQ(r.writer.status, "500 INTERNAL SERVER ERROR");
-  EXPECT_TRUE(fw().host->logged("flask view failed")) << fw().host->all_logs();
+  EXPECT_EQ(r.response.status, "500 INTERNAL SERVER ERROR");
+  EXPECT_TRUE(logged(*fw().host, "flask view failed")) << all_logs(*fw().host);
 }
 
 TEST_F(Framework, DjangoHello) {
   auto t = TestRequest::get("/django/hello", "name=dj");
   t.headers = {{"Host", "localhost"}};
   auto r = run(t);
-  EXPECT_EQ(r.status, Status::ok) << fw().host->all_logs();
-  EXPECT_EQ(r.writer.status, "200 OK");
-  EXPECT_EQ(r.writer.body, "Hello from Django dj");
+  EXPECT_EQ(r.status, Status::ok) << all_logs(*fw().host);
+  EXPECT_EQ(r.response.status, "200 OK");
+  EXPECT_EQ(r.response.body, "Hello from Django dj");
 }
 
 TEST_F(Framework, DjangoPostForm) {
   auto t = TestRequest::post("/django/post", "x=42");
   t.headers = {{"Host", "localhost"}, {"Content-Type", "application/x-www-form-urlencoded"}};
   auto r = run(t);
-  EXPECT_EQ(r.status, Status::ok) << fw().host->all_logs();
-  EXPECT_NE(r.writer.body.find("\"x\": \"42\""), std::string::npos) << r.writer.body;
+  EXPECT_EQ(r.status, Status::ok) << all_logs(*fw().host);
+  EXPECT_NE(r.response.body.find("\"x\": \"42\""), std::string::npos) << r.response.body;
 }
 
 }  // namespace

@@ -13,9 +13,9 @@ namespace {
 
 struct Venv {
   std::string dir;
-  LoadedPlugin lib{TRELLIS_PYTHON_PLUGIN};
-  FakeHost* host = new FakeHost;
-  sdk::Plugin* plugin = nullptr;
+  PluginLibrary lib{TRELLIS_PYTHON_PLUGIN};
+  TestCore* core = new TestCore;
+  Plugin* plugin = nullptr;
   Status loaded = Status::internal_error;
   std::string error;
 
@@ -32,12 +32,12 @@ struct Venv {
       return;
     }
     std::ofstream(dir + "/env/lib/python3.11/site-packages/venv_marker.py") << "VALUE = 'from the venv'\n";
-    host->set("wsgi-file", TRELLIS_PY_APPS "/venv_app.py");
-    host->set("home", dir + "/env");
-    plugin = lib.create(*host);
-    if (!plugin) return;
+    core->set("wsgi-file", TRELLIS_PY_APPS "/venv_app.py");
+    core->set("home", dir + "/env");
+    plugin = lib.create(*core);
+    if (!plugin || !plugin->runtime()) return;
     if (plugin->on_config() != Status::ok) return;
-    loaded = plugin->runtime()->load_application();
+    loaded = plugin->load_application();
   }
   ~Venv() {
     if (!dir.empty()) std::system(("rm -rf " + dir).c_str());
@@ -51,10 +51,10 @@ Venv& venv() {
 
 TEST(PythonVenv, HomeVirtualenvIsUsed) {
   ASSERT_TRUE(venv().error.empty()) << venv().error;
-  ASSERT_EQ(venv().loaded, Status::ok) << venv().host->all_logs();
-  auto r = call(*venv().plugin->runtime(), TestRequest::get("/"));
+  ASSERT_EQ(venv().loaded, Status::ok) << all_logs(*venv().core->fake);
+  auto r = call(*venv().core, *venv().plugin, TestRequest::get("/"));
   EXPECT_EQ(r.status, Status::ok);
-  const std::string& b = r.writer.body;
+  const std::string& b = r.response.body;
   EXPECT_NE(b.find("\"marker\": \"from the venv\""), std::string::npos) << b;
   EXPECT_NE(b.find("\"prefix\": \"" + venv().dir + "/env\""), std::string::npos) << b;
   EXPECT_NE(b.find("\"base_prefix\": \"/usr\""), std::string::npos) << b;

@@ -36,8 +36,9 @@ class TestRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Runt
     return Status::ok;
   }
 
-  Status handle(trellis::sdk::Request& req, trellis::sdk::ResponseWriter& resp) noexcept override {
+  Status on_request(trellis::sdk::Stream stream, int) noexcept override {
     try {
+      trellis::sdk::Request req = stream.request();
       std::string body;
       std::string_view path = req.path;
       if (path == "/pid") {
@@ -48,7 +49,7 @@ class TestRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Runt
       } else if (path == "/echo") {
         char buf[65536];
         std::size_t got = 0;
-        while (req.body->read(buf, sizeof buf, got) == Status::ok && got > 0) body.append(buf, got);
+        while (stream.read(buf, sizeof buf, got) == Status::ok && got > 0) body.append(buf, got);
       } else if (path.starts_with("/bytes/")) {
         body.assign(static_cast<std::size_t>(std::atoll(std::string(path.substr(7)).c_str())), 'x');
       } else if (path == "/crash") {
@@ -62,9 +63,9 @@ class TestRuntime final : public trellis::sdk::Plugin, public trellis::sdk::Runt
       }
       std::string length = std::to_string(body.size());
       Field headers[] = {{"Content-Type", "text/plain"}, {"Content-Length", length}};
-      if (resp.start("200 OK", headers) != Status::ok) return Status::app_error;
-      if (resp.write(body, true) != Status::ok) return Status::ok;  // client went away
-      resp.finish();
+      if (stream.start("200 OK", headers) != Status::ok) return Status::app_error;
+      if (stream.write_blocking(body, true) != Status::ok) return Status::ok;  // client went away
+      stream.finish();
       return Status::ok;
     } catch (...) {
       return Status::app_error;

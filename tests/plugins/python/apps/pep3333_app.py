@@ -217,6 +217,13 @@ def app(environ, start_response):
     if path == "/close_gone":
         start_response("200 OK", [])
         return Tracked(environ, [b"chunk%d" % i for i in range(100)])
+    if path == "/close_list_subclass":
+        # A list whose subclass has close(): not every list is closeless.
+        class ClosingList(list):
+            def close(self):
+                environ["wsgi.errors"].write("list subclass closed\n")
+        start_response("200 OK", [])
+        return ClosingList([b"x", b"y"])
     if path == "/close_raises":
         class BadClose:
             def __iter__(self):
