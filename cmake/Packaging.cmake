@@ -12,8 +12,8 @@
 # Plugins get their component from trellis_add_plugin() ("plugin-<name>").
 # A plugin left out of the build (-DTRELLIS_WITH_PYTHON=OFF) has no
 # component, hence no package. Every plugin package and trellis-dev depend on
-# exactly this version of trellis: the plugin ABI and the toolchain
-# fingerprint are only guaranteed between builds of one release.
+# exactly this version of trellis: the packages of one release go together.
+# (A third-party plugin needs only the ABI major: docs/plugin-abi.md.)
 #
 # Layout: packages install under /usr. The directories below the prefix are
 # the ones this build was configured with (GNUInstallDirs), because the
@@ -120,13 +120,12 @@ trellis_package_plugin(plugin-lock_engines trellis-plugin-lock-engines
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME trellis-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION devel)
 set(CPACK_COMPONENT_DEV_DEPENDS core)
-set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libboost-dev (>= 1.74)")
-set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake (>= 3.22), pkg-config, g++")
+set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake (>= 3.22), pkg-config, g++ | clang")
 set(CPACK_DEBIAN_DEV_DESCRIPTION "trellis plugin SDK
 Headers, the CMake package (find_package(Trellis), trellis_add_plugin) and
 the pkg-config file (trellis-sdk) to build trellis plugins out of tree.
-Plugins must be built with the compiler family and major version trellis
-was built with (see docs/plugin-abi.md).")
+The plugin boundary is C (ABI 2): any C++20 compiler and standard library
+will do, g++ with libstdc++ or clang++ with libc++ (see docs/plugin-abi.md).")
 
 include(CPack)
 unset(_trellis_components)

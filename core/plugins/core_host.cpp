@@ -1,6 +1,7 @@
 #include "plugins/core_host.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
@@ -48,7 +49,7 @@ void CoreHost::worker(trellis_worker_identity* out) const noexcept {
   trellis_worker_identity w{};
   w.size = sizeof w;
   w.id = context_.identity.id;
-  w.pid = context_.identity.pid;
+  w.pid = static_cast<std::int32_t>(::getpid());  // the caller's process: master, loader or worker
   w.threads = context_.identity.threads;
   w.processes = context_.identity.processes;
   w.generation = context_.identity.generation;

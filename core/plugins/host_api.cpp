@@ -3,6 +3,8 @@
 // worker of this process (loop services).
 #include <sys/epoll.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -155,6 +157,12 @@ trellis_host_api make_api() {
                      void* sink_self) -> trellis_stream* {
     Worker* w = Worker::current();
     if (!w || !head || !sink || head->size < offsetof(trellis_request_head, upgrade)) return nullptr;
+    if (sink->size < sizeof(trellis_stream_sink) || !sink->on_start || !sink->on_data || !sink->on_finish ||
+        !sink->on_abort) {
+      spdlog::error("a protocol opened a stream with a sink that is too small or lacks on_start, on_data, "
+                    "on_finish or on_abort; refused");
+      return nullptr;
+    }
     if (head->size < sizeof(trellis_request_head)) {
       // From a protocol built against an older minor: what it did not
       // know of reads as zero.

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cerrno>
 #include <cstring>
 
@@ -73,11 +74,27 @@ bool Connection::open_session() noexcept {
                   listener_.socket->address.text);
     return false;
   }
+  // A protocol hands out the same table for every session: checked once.
+  static const trellis_session_table* checked = nullptr;
+  if (session_ != checked) {
+    if (session_->size < sizeof(trellis_session_table) || !session_->read_space || !session_->on_received ||
+        !session_->on_eof || !session_->phase || !session_->release) {
+      spdlog::error("protocol {} gave a session table that is too small or lacks a required function "
+                    "(read_space, on_received, on_eof, phase, release); connection refused",
+                    protocol_->name);
+      if (session_->size >= offsetof(trellis_session_table, release) + sizeof session_->release &&
+          session_->release)
+        session_->release(session_self_);
+      session_ = nullptr;
+      return false;
+    }
+    checked = session_;
+  }
   return true;
 }
 
 void Connection::start(bool draining) noexcept {
-  if (draining) session_->on_drain(session_self_);
+  if (draining && session_->on_drain) session_->on_drain(session_self_);
   refresh_deadline(true);
   // The request usually arrives with the connection (TCP_DEFER_ACCEPT):
   // read it before paying for epoll registration, which a one-request
@@ -87,7 +104,7 @@ void Connection::start(bool draining) noexcept {
 }
 
 void Connection::drain() noexcept {
-  if (state_ == State::open) session_->on_drain(session_self_);
+  if (state_ == State::open && session_->on_drain) session_->on_drain(session_self_);
 }
 
 // ---- reading ----------------------------------------------------------------
@@ -332,6 +349,11 @@ bool Connection::queue(const trellis_chunk* chunks, std::size_t count, std::size
 
 bool Connection::flush() noexcept {
   std::size_t before = queued();
+  // Progress is what the socket took, file ranges included: queued() counts
+  // only bytes kept in memory, so a slow but steady reader of a file range
+  // (sendfile) would otherwise never restart the socket timeout and be cut
+  // with a reset mid-download.
+  std::uint64_t written_before = written_;
   while (!out_.empty()) {
     Piece& p = out_.front();
     ssize_t n;
@@ -371,7 +393,7 @@ bool Connection::flush() noexcept {
   if (out_.empty()) after_flush();
   if (state_ == State::dead) return false;
   update_interest();
-  if (queued() != before) refresh_deadline(true);
+  if (written_ != written_before) refresh_deadline(true);
   return true;
 }
 
@@ -381,7 +403,7 @@ void Connection::output_progress(std::size_t before) noexcept {
   if (now >= before || now > low) return;
   // Below the low-water mark: writers waiting on this output may go on.
   for (std::size_t i = 0; i < streams_.size(); ++i) streams_[i]->output_drained();
-  if (state_ == State::open && before > low) {
+  if (state_ == State::open && before > low && session_->on_writable) {
     session_->on_writable(session_self_);
     host_.session_returned();
   }

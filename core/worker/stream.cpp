@@ -744,7 +744,11 @@ void Stream::apply(Op& op) noexcept {
       do_abort();
       break;
     case OpKind::upgrade:
-      do_upgrade();
+      // The runtime heard OK already: a refusal must still show.
+      if (do_upgrade() != TRELLIS_OK) {
+        spdlog::warn("the protocol refused to switch a stream to messages; the connection is cut");
+        if (!aborted_.exchange(true)) do_abort();
+      }
       break;
     case OpKind::message:
       do_message(op.flags, op.chunks.data(), op.chunks.size());

@@ -121,7 +121,7 @@ enum {
 typedef struct trellis_worker_identity {
   uint32_t size;
   int32_t id;          /* 1..N, stable across respawns of a slot */
-  int32_t pid;
+  int32_t pid;         /* the calling process's own */
   int32_t threads;     /* application threads per worker (--threads) */
   int32_t processes;   /* configured worker count */
   uint64_t generation; /* reload generation that forked it */
@@ -268,9 +268,10 @@ enum {
 enum { TRELLIS_WATCH_READ = 1u, TRELLIS_WATCH_WRITE = 4u, TRELLIS_WATCH_ERROR = 8u, TRELLIS_WATCH_HANGUP = 16u };
 
 /* ------------------------------------------------------------------------
- * What the core offers every plugin. Append-only within a major version; a
- * plugin checks `size` (TRELLIS_HAS_FIELD) before calling a function newer
- * than the minor it was built against. The C++ layer does that for it.
+ * What the core offers every plugin. Append-only within a major version.
+ * The loader refuses a plugin built for a newer minor than the host's, so
+ * every function a plugin's headers declare is there; TRELLIS_HAS_FIELD
+ * is for the core, reading tables from plugins of older minors.
  * ---------------------------------------------------------------------- */
 
 typedef struct trellis_host_api {
@@ -284,8 +285,9 @@ typedef struct trellis_host_api {
      `out` and returns how many there are. The strings live as long as the
      process. */
   size_t (*option_values)(trellis_host* host, trellis_str name, trellis_str* out, size_t max);
-  /* Memory shared by every process forked afterwards; only before the
-     first fork (on_config, before_fork), NULL otherwise. */
+  /* Memory shared by every process forked afterwards. In the master only,
+     before it forks (on_config, init_master, and before_fork with
+     --lazy-apps); elsewhere it logs why and returns NULL. */
   void* (*shared_memory)(trellis_host* host, size_t bytes);
   /* Fills `out` up to out->size. */
   void (*worker)(trellis_host* host, trellis_worker_identity* out);
@@ -358,7 +360,9 @@ typedef struct trellis_host_api {
   /* Request body bytes (decoded), in order; copied. OK; AGAIN: kept, but
      the runtime holds as much unread body as it may: stop reading until
      sink->on_body_wanted. CLOSED: nobody reads it any more (keep draining
-     or close: the protocol's choice). TOO_LARGE: over a configured limit. */
+     or close: the protocol's choice). IO_ERROR: the body could not be
+     spooled (logged); end the stream with stream_reset. The core sets no
+     size limit: a protocol enforces its own (--limit-post) before this. */
   trellis_status (*stream_body)(trellis_stream* stream, const char* data, size_t len);
   /* The body is complete; trailers, if any, are copied. Called for every
      stream, also one whose request has no body (at once, then). */
@@ -393,7 +397,9 @@ typedef struct trellis_host_api {
   /* Any thread. Records the status line and headers; they go out with the
      first write or finish. May be called again until then (WSGI's
      exc_info). INVALID_ARGUMENT: the protocol refuses them (a header that
-     could break the framing); answer 500 instead. UNSUPPORTED once sent. */
+     could break the framing); answer 500 instead. UNSUPPORTED once sent.
+     stream_write and stream_finish before any stream_start fail with
+     INVALID_ARGUMENT (and send nothing). */
   trellis_status (*stream_start)(trellis_stream* stream, const trellis_response_head* head);
   /* Any thread. Response body, in order. `last` promises no more body
      follows (a protocol may then frame it with a length). Bytes are copied
@@ -413,8 +419,10 @@ typedef struct trellis_host_api {
   void (*stream_abort)(trellis_stream* stream);
   int (*stream_head_sent)(trellis_stream* stream);
   /* Any thread, after a start() with a protocol-switching status (101):
-     from now on the stream carries messages both ways. UNSUPPORTED when
-     the protocol cannot. */
+     from now on the stream carries messages both ways. UNSUPPORTED for a
+     blocking runtime, or when the protocol cannot (known at once on the
+     loop thread; from another thread OK means queued, and a refusal then
+     aborts the stream and later messages fail with UNSUPPORTED). */
   trellis_status (*stream_upgrade)(trellis_stream* stream);
   trellis_status (*stream_send_message)(trellis_stream* stream, uint32_t flags, const trellis_chunk* chunks,
                                         size_t count);

@@ -185,6 +185,8 @@ struct PluginBridge {
 // crosses the boundary.
 template <typename Factory>
 trellis_status create_plugin(Host& host, trellis_plugin_instance* out, Factory factory) noexcept {
+  // Checked first: nothing is built that could not be handed over.
+  if (!out || out->size < sizeof(trellis_plugin_instance)) return TRELLIS_INTERNAL_ERROR;
   Plugin* plugin = nullptr;
   try {
     plugin = factory(host);
@@ -199,7 +201,6 @@ trellis_status create_plugin(Host& host, trellis_plugin_instance* out, Factory f
   auto* bridge = new (std::nothrow) PluginBridge();
   if (!bridge) return TRELLIS_INTERNAL_ERROR;
   bridge->make(plugin, host.api());
-  if (!out || out->size < sizeof(trellis_plugin_instance)) return TRELLIS_INTERNAL_ERROR;
   out->table = &bridge->table;
   out->self = bridge;
   return TRELLIS_OK;
