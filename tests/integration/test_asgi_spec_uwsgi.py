@@ -205,6 +205,11 @@ def test_head_through_nginx_has_no_body(stack):
     assert rest.startswith(b"HTTP/1.1 200"), rest[:100]
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "open (issue 15): when the client leaves, nginx closes its uwsgi connection with a FIN, which trellis "
+    "cannot tell from a client's half-close without writing; it keeps serving half-closed uwsgi clients as "
+    "uWSGI does (test_resource_blackbox relies on it), so an app waiting in receive() learns of the "
+    "disconnect only when it next sends"))
 def test_a_client_leaving_nginx_reaches_the_application_as_disconnect(stack):
     t, ng = stack()
     c = socket.create_connection(("127.0.0.1", ng.port), timeout=10)

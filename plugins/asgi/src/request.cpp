@@ -337,8 +337,19 @@ bool as_bytes(PyObject* o, string_view& out) {
     out = string_view(PyByteArray_AS_STRING(o), static_cast<std::size_t>(PyByteArray_GET_SIZE(o)));
     return true;
   }
-  if (PyUnicode_Check(o) && python::latin1_view(o, out)) return true;
+  // str is refused: the spec names str headers as its example of an event
+  // that must raise, so an app that sends them learns it at once.
   return false;
+}
+
+// The spec: a server ignores the application's Transfer-Encoding (framing
+// is the server's; the protocol chooses chunked or a length itself).
+bool is_transfer_encoding(string_view name) {
+  constexpr string_view te = "transfer-encoding";
+  if (name.size() != te.size()) return false;
+  for (std::size_t i = 0; i < te.size(); ++i)
+    if ((name[i] | 0x20) != te[i]) return false;
+  return true;
 }
 
 PyObject* send_start(Request* r, PyObject* message) {
@@ -395,6 +406,7 @@ PyObject* send_start(Request* r, PyObject* message) {
         PyErr_SetString(PyExc_TypeError, "asgi: header names and values must be bytes");
         return nullptr;
       }
+      if (is_transfer_encoding(nv)) continue;
       fields[count++] = {{nv.data(), nv.size()}, {vv.data(), vv.size()}};
     }
   }
@@ -805,7 +817,12 @@ PyObject* app_done(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   Py_INCREF(reinterpret_cast<PyObject*>(r));  // finish_stream may drop the map's
   if (exc != Py_None) {
     const bool cancelled = !PyObject_IsInstance(exc, PyExc_Exception);
-    if (!cancelled || !r->started) {
+    // The client left and the app let our ClientDisconnected propagate: the
+    // spec says that is not an error to log.
+    const bool client_left = r->disconnected && PyObject_IsInstance(exc, g_worker->disconnected_error) == 1;
+    if (client_left) {
+      g_worker->host.log(sdk::LogLevel::debug, "asgi: the client went away during the response");
+    } else if (!cancelled || !r->started) {
       PyErr_Restore(Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(exc))), Py_NewRef(exc),
                     PyException_GetTraceback(exc));
       log_exception(g_worker->host, r->started ? "asgi: the application raised after the response started; the "
