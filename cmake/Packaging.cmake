@@ -3,6 +3,7 @@
 #   component            package                      contents
 #   core                 trellis                      bin/trellis
 #   plugin-python        trellis-plugin-python        python_plugin.so
+#   plugin-asgi          trellis-plugin-asgi          asgi_plugin.so
 #   plugin-http          trellis-plugin-http          http_plugin.so
 #   plugin-uwsgi         trellis-plugin-uwsgi         uwsgi_plugin.so
 #   plugin-lock_engines  trellis-plugin-lock-engines  lock_engines_plugin.so
@@ -80,7 +81,7 @@ This package holds the server binary. Install the plugin packages you need,
 e.g. trellis-plugin-python and trellis-plugin-http.")
 set(CPACK_DEBIAN_CORE_PACKAGE_NAME trellis)
 set(CPACK_DEBIAN_CORE_PACKAGE_SUGGESTS
-    "trellis-plugin-python, trellis-plugin-http, trellis-plugin-uwsgi, trellis-plugin-lock-engines")
+    "trellis-plugin-python, trellis-plugin-asgi, trellis-plugin-http, trellis-plugin-uwsgi, trellis-plugin-lock-engines")
 
 # trellis_package_plugin(component package summary description)
 function(trellis_package_plugin component package summary description)
@@ -99,6 +100,13 @@ if(NOT CPACK_DEBIAN_PACKAGE_SHLIBDEPS)
 endif()
 # The WSGI application runs in the system python3's standard library.
 set(CPACK_DEBIAN_PLUGIN-PYTHON_PACKAGE_RECOMMENDS "python3 (>= 3.11), python3 (<< 3.12)")
+trellis_package_plugin(plugin-asgi trellis-plugin-asgi
+  "trellis plugin: Python 3.11 ASGI runtime"
+  "Hosts ASGI 3.0 applications (Starlette, FastAPI, Django async) on asyncio\nor uvloop in the system CPython 3.11. Load with --plugin asgi.")
+if(NOT CPACK_DEBIAN_PACKAGE_SHLIBDEPS)
+  set(CPACK_DEBIAN_PLUGIN-ASGI_PACKAGE_DEPENDS "libpython3.11")
+endif()
+set(CPACK_DEBIAN_PLUGIN-ASGI_PACKAGE_RECOMMENDS "python3 (>= 3.11), python3 (<< 3.12), python3-uvloop")
 trellis_package_plugin(plugin-http trellis-plugin-http
   "trellis plugin: HTTP/1.1 protocol"
   "Keep-alive, pipelining, chunked bodies, strict parsing.\nLoad with --plugin http and --http-socket ADDR.")

@@ -23,6 +23,14 @@ if [[ "${1:-}" == "--test" ]]; then
   # apache2-utils (ab), python3-httpx, python3-aiohttp: real HTTP clients the
   # black-box client tests drive trellis with. libc++-dev, libc++abi-dev: the
   # SDK test builds the example plugins with clang++ and libc++ and loads them.
+  # The ASGI runtime's tests and bench: python3-uvloop (--asgi-loop uvloop),
+  # python3-starlette, python3-fastapi, python3-asgiref (Django's ASGI
+  # handler and sync views) as real applications; uvicorn,
+  # python3-httptools, python3-websockets and python3-hypercorn: the ASGI
+  # servers bench/asgi.sh compares with (uvicorn --loop uvloop --http
+  # httptools); python3-gevent: the asgi black-box suite's clients.
+  packages+=(python3-uvloop python3-starlette python3-fastapi python3-asgiref uvicorn python3-uvicorn
+             python3-httptools python3-websockets python3-hypercorn python3-gevent)
   packages+=(clang libclang-rt-dev libc++-dev libc++abi-dev python3-pytest python3-requests python3-flask python3-django
              nginx-light wrk uwsgi-core uwsgi-plugin-python3 gunicorn procps file pkgconf dpkg-dev
              apache2-utils python3-httpx python3-aiohttp)

@@ -1,6 +1,6 @@
 """Turn the wrk results of one bench run into markdown tables.
 
-usage: /usr/bin/python3 bench/lib/table.py RESULTS.tsv [TABLE]
+usage: /usr/bin/python3 bench/lib/table.py RESULTS.tsv [TABLE] [--base SERVER]
 
 Input lines (from lib/common.sh run_wrk):
   table scenario server round requests rps p99_ms max_ms non2xx connect read write timeout [user_us sys_us]
@@ -11,6 +11,9 @@ measured within the same round (the servers alternate inside a round, so each
 ratio compares runs a few seconds apart). A server whose name starts with
 "floor" (bench/floor/floor_server.c) also gets "floor / X" under the table:
 the most any server could show against X on this machine.
+With --base SERVER (bench/asgi.sh: uvicorn), the ratio columns compare every
+server with SERVER instead: "req/s / SERVER" (median of the per-round
+ratios) and "CPU / SERVER" (server CPU per request, user + sys, medians).
 """
 import statistics
 import sys
@@ -39,6 +42,44 @@ def round_ratios(per_round, a, b):
 
 def describe(ratios):
     return f"{statistics.median(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})" if ratios else "n/a"
+
+
+def render_base(rows, base):
+    """Tables whose ratios are every server over `base`."""
+    by_scn = defaultdict(list)
+    for r in rows:
+        by_scn[r["scenario"]].append(r)
+    out = []
+    for scn, rs in by_scn.items():
+        servers = list(dict.fromkeys(r["server"] for r in rs))
+        per_round = defaultdict(dict)
+        for r in rs:
+            per_round[r["round"]][r["server"]] = r["rps"]
+        per_round = dict(sorted(per_round.items(), key=lambda kv: int(kv[0])))
+        has_cpu = all(r["cpu"] for r in rs)
+
+        def cpu(s):
+            mine = [r for r in rs if r["server"] == s]
+            return statistics.median(r["cpu"][0] + r["cpu"][1] for r in mine)
+        out.append(f"**{scn}**\n")
+        out.append(f"| server | req/s (median) | p99 ms (median) | max ms | non-2xx | socket errors c/r/w/t "
+                   f"| req/s / {base} |" + (f" server CPU µs/request, user + sys (median) | CPU / {base} |" if has_cpu else ""))
+        out.append("|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if has_cpu else ""))
+        for s in servers:
+            mine = [r for r in rs if r["server"] == s]
+            ratio = "—" if s == base or base not in servers else describe(round_ratios(per_round, s, base))
+            line = (f"| {s} | {statistics.median(r['rps'] for r in mine):,.0f} "
+                    f"| {statistics.median(r['p99'] for r in mine):.2f} "
+                    f"| {max(r['max'] for r in mine):.1f} "
+                    f"| {sum(r['non2xx'] for r in mine)} "
+                    f"| {'/'.join(str(sum(r['sock'][i] for r in mine)) for i in range(4))} | {ratio} |")
+            if has_cpu:
+                cratio = "—" if s == base or base not in servers else f"{cpu(s) / cpu(base):.2f}x"
+                line += (f" {statistics.median(r['cpu'][0] for r in mine):.1f} + "
+                         f"{statistics.median(r['cpu'][1] for r in mine):.1f} | {cratio} |")
+            out.append(line)
+        out.append(f"\n(rounds: {len(per_round)}; errors summed over all rounds; socket errors = wrk's connect/read/write/timeout counters)\n")
+    return "\n".join(out)
 
 
 def render(rows):
@@ -79,4 +120,11 @@ def render(rows):
 
 
 if __name__ == "__main__":
-    print(render(load(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)))
+    args = sys.argv[1:]
+    base = None
+    if "--base" in args:
+        i = args.index("--base")
+        base = args[i + 1]
+        del args[i:i + 2]
+    rows = load(args[0], args[1] if len(args) > 1 else None)
+    print(render_base(rows, base) if base else render(rows))

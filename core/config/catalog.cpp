@@ -5,19 +5,59 @@
 #include <boost/make_shared.hpp>
 #include <boost/program_options/value_semantic.hpp>
 
+#include <algorithm>
 #include <cctype>
 
 namespace trellis::config::detail {
 
 namespace po = boost::program_options;
 
-Catalog::Catalog(std::span<const OptionDef> loaded, std::span<const OptionDef> not_loaded)
-    : loaded_(loaded.begin(), loaded.end()) {
+namespace {
+
+// Two declarations of one option by different plugins (the python and asgi
+// runtimes both take --module, --chdir ...) are one option when they agree
+// on what a value is: kind (type, which also says single or repeatable) and
+// default. Aliases and a short name add up; the first help text is kept.
+bool same_option(const OptionDef& a, const OptionDef& b) {
+  return a.type == b.type && a.default_value == b.default_value;
+}
+
+}  // namespace
+
+Catalog::Catalog(std::span<const OptionDef> loaded, std::span<const OptionDef> not_loaded) {
   std::map<char, std::size_t> shorts;
-  for (std::size_t i = 0; i < loaded_.size(); ++i) {
-    const auto& def = loaded_[i];
+  loaded_.reserve(loaded.size());
+  for (const auto& given : loaded) {
+    OptionDef def = given;
+    std::size_t i = loaded_.size();
+    if (const auto same = by_name_.find(def.name); same != by_name_.end() && loaded_[same->second].name == def.name &&
+                                                   loaded_[same->second].owner != def.owner &&
+                                                   loaded_[same->second].owner != "core" && def.owner != "core") {
+      OptionDef& first = loaded_[same->second];
+      if (!same_option(first, def))
+        throw ConfigError(ConfigError::Kind::declaration,
+                          "option '" + def.name + "' is declared by both '" + first.owner + "' and '" + def.owner +
+                              "' with different types or defaults");
+      // Merge: only the names the first declaration lacks are new.
+      i = same->second;
+      std::vector<std::string> added;
+      for (const auto& alias : def.aliases)
+        if (alias != first.name && std::find(first.aliases.begin(), first.aliases.end(), alias) == first.aliases.end())
+          added.push_back(alias);
+      for (const auto& alias : added) first.aliases.push_back(alias);
+      def.aliases = std::move(added);
+      def.name.clear();  // the primary name is known already
+      if (def.short_name != 0 && first.short_name != 0 && def.short_name != first.short_name)
+        throw ConfigError(ConfigError::Kind::declaration,
+                          "option '" + first.name + "' is declared by both '" + first.owner + "' and '" + def.owner +
+                              "' with different short names");
+      if (def.short_name == first.short_name) def.short_name = 0;
+      else first.short_name = def.short_name;
+    } else {
+      loaded_.push_back(def);
+    }
     auto names = def.aliases;
-    names.insert(names.begin(), def.name);
+    if (!def.name.empty()) names.insert(names.begin(), def.name);
     for (const auto& name : names) {
       const auto [it, inserted] = by_name_.emplace(name, i);
       if (!inserted)
@@ -30,8 +70,8 @@ Catalog::Catalog(std::span<const OptionDef> loaded, std::span<const OptionDef> n
       if (!inserted)
         throw ConfigError(ConfigError::Kind::declaration,
                           std::string("short option '-") + def.short_name + "' is declared by both '" +
-                              loaded_[it->second].name + "' (" + loaded_[it->second].owner + ") and '" + def.name +
-                              "' (" + def.owner + ")");
+                              loaded_[it->second].name + "' (" + loaded_[it->second].owner + ") and '" +
+                              loaded_[i].name + "' (" + def.owner + ")");
     }
   }
   for (const auto& def : not_loaded) {

@@ -18,7 +18,9 @@ namespace trellis::config::detail {
 class Catalog {
  public:
   // Throws ConfigError(declaration) when two loaded options share a name,
-  // alias or short name. A not-loaded option whose name is already known is
+  // alias or short name, except one option declared by several plugins
+  // with the same type and default: that is one option (aliases and short
+  // name merged, the first help text kept); a disagreement is refused. A not-loaded option whose name is already known is
   // ignored: the loaded one answers.
   Catalog(std::span<const OptionDef> loaded, std::span<const OptionDef> not_loaded);
 

@@ -155,7 +155,11 @@ bool Worker::start() {
     loop_serves_ = true;
   }
   for (auto& r : runtimes_.runtimes) {
-    if (r.table->loop_start && r.table->loop_start(r.self) != TRELLIS_OK) {
+    if (trellis_status st = r.table->loop_start ? r.table->loop_start(r.self) : TRELLIS_OK; st != TRELLIS_OK) {
+      // APP_ERROR: the application refused to start (an ASGI lifespan
+      // startup that failed): like an application that cannot be loaded,
+      // the master stops instead of respawning it in a loop.
+      app_failed_ = st == TRELLIS_APP_ERROR;
       spdlog::critical("worker {}: runtime {} could not start on the loop (see above)", settings_.id, r.name);
       return false;
     }
@@ -194,7 +198,7 @@ bool Worker::start() {
 int Worker::run() {
   if (!start()) {
     if (loop_serves_) thread_hook(0, false);
-    return kExitSystemError;
+    return app_failed_ ? kExitAppLoadFailed : kExitSystemError;
   }
   slot_.ready.store(1, std::memory_order_release);
   if (loop_driver_) {
@@ -294,6 +298,7 @@ void Worker::output_released() {
 
 void Worker::on_housekeeping() {
   loop_.schedule(housekeeping_, kHousekeepingMs);
+  note_oldest_async();
   if (!draining_ && settings_.reload_on_rss_bytes > 0 && resident_bytes() > settings_.reload_on_rss_bytes) {
     spdlog::info("worker {} uses more than --reload-on-rss ({} MB): recycling", settings_.id,
                  settings_.reload_on_rss_bytes >> 20);
@@ -464,6 +469,28 @@ void Worker::serve_blocking(Stream& s, int thread) noexcept {
   s.runtime_us = monotonic_us() - s.started_us;
   core.requests.fetch_add(1, std::memory_order_relaxed);
   core.busy_since_ms.store(0, std::memory_order_relaxed);
+}
+
+// An asynchronous runtime holds many requests on the loop thread, none of
+// them on an application thread the scoreboard would show busy: core 0 shows
+// the oldest one in flight instead (once per housekeeping turn), so the
+// stats say the worker is busy and with what, and --harakiri, which reads
+// core slots, recycles the worker when that request runs too long.
+void Worker::note_oldest_async() {
+  const Stream* oldest = nullptr;
+  for (const Stream* s = live_streams_; s; s = s->live_next)
+    if (s->dispatched && !s->runtime().blocking() && (!oldest || s->started_us < oldest->started_us)) oldest = s;
+  CoreSlot& core = scoreboard_.core(settings_.slot, 0);
+  if (!oldest) {
+    if (async_busy_) core.busy_since_ms.store(0, std::memory_order_relaxed);
+    async_busy_ = false;
+    return;
+  }
+  const trellis_request_head* h = oldest->head();
+  note_request_line(core, std::string_view(h->method.ptr, h->method.len), std::string_view(h->uri.ptr, h->uri.len));
+  std::int64_t age_ms = (monotonic_us() - oldest->started_us) / 1000;
+  core.busy_since_ms.store(monotonic_ms() - (age_ms > 0 ? age_ms : 0), std::memory_order_relaxed);
+  async_busy_ = true;
 }
 
 void Worker::on_pool(std::uint32_t) {

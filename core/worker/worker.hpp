@@ -148,6 +148,7 @@ class Worker final : private StreamHost, private ConnectionHost {
   void check_recycle();
   void thread_hook(int thread, bool starting);
   void collect_dead();
+  void note_oldest_async();
   void on_housekeeping();
 
   WorkerSettings settings_;
@@ -183,6 +184,8 @@ class Worker final : private StreamHost, private ConnectionHost {
   std::unique_ptr<AppThreadPool> pool_;
   std::unique_ptr<LockedAcceptor> acceptor_;
   bool draining_ = false;
+  bool async_busy_ = false;  // core 0 shows an asynchronous request (note_oldest_async)
+  bool app_failed_ = false;  // a runtime's loop_start said APP_ERROR
   bool failed_ = false;
   bool loop_serves_ = false;   // --threads 1: the loop thread runs blocking runtimes
   bool accepting_ = true;      // capacity left to accept (threads free)

@@ -1,7 +1,6 @@
 #include "request_mapper.hpp"
 
 #include <limits>
-#include <unordered_map>
 
 #include "http_head.hpp"
 
@@ -142,46 +141,31 @@ void RequestMapper::map_headers(std::span<const sdk::Field> vars, std::string_vi
   headers_.clear();
   side_.clear();
 
-  // Group HTTP_* vars by exact key, keeping first-seen order, so repeats are
-  // joined once (linear in the block size, whatever the sender repeats).
-  struct Group {
-    std::string_view key;
-    std::vector<std::string_view> values;
-  };
-  std::vector<Group> groups;
-  std::unordered_map<std::string_view, std::size_t> index;
-  std::size_t side_bytes = 0;
-  for (const auto& v : vars) {
-    if (v.name.size() <= kHttpPrefix.size() || v.name.substr(0, kHttpPrefix.size()) != kHttpPrefix) continue;
+  // One header per HTTP_* var, in the order nginx sent them (it sends one
+  // per request line): repeats are kept, as trellis_request_head says; a
+  // runtime that wants one value per name joins them.
+  std::size_t side_bytes = 0, count = 0;
+  auto wanted = [&](const sdk::Field& v) {
+    if (v.name.size() <= kHttpPrefix.size() || v.name.substr(0, kHttpPrefix.size()) != kHttpPrefix) return false;
     // The body length comes from CONTENT_LENGTH only; a second, possibly
     // different, Content-Length would confuse a runtime.
-    if (v.name == "HTTP_CONTENT_LENGTH") continue;
-    if (v.name == "HTTP_CONTENT_TYPE" && !content_type.empty()) continue;
-    auto [it, fresh] = index.try_emplace(v.name, groups.size());
-    if (fresh) groups.push_back(Group{v.name, {}});
-    // Upper bound: every name converted, every value copied plus a separator.
-    side_bytes += v.name.size() + v.value.size() + 2;
-    groups[it->second].values.push_back(v.value);
+    if (v.name == "HTTP_CONTENT_LENGTH") return false;
+    if (v.name == "HTTP_CONTENT_TYPE" && !content_type.empty()) return false;
+    return true;
+  };
+  for (const auto& v : vars) {
+    if (!wanted(v)) continue;
+    side_bytes += v.name.size();
+    ++count;
   }
-  // Views into side_ must never move: size it once for everything below.
+  // Views into side_ must never move: size it once for every name below.
   side_.reserve(side_bytes);
-  headers_.reserve(groups.size() + 2);
-
-  for (const auto& g : groups) {
+  headers_.reserve(count + 2);
+  for (const auto& v : vars) {
+    if (!wanted(v)) continue;
     std::size_t start = side_.size();
-    cgi_to_header_name(g.key.substr(kHttpPrefix.size()), side_);
-    sdk::Field f{std::string_view(side_).substr(start), g.values[0]};
-    if (g.values.size() > 1) {
-      // Cookie pairs are separated by "; " (RFC 6265); every other list by ", ".
-      std::string_view sep = g.key == "HTTP_COOKIE" ? "; " : ", ";
-      std::size_t vstart = side_.size();
-      for (std::size_t i = 0; i < g.values.size(); ++i) {
-        if (i) side_.append(sep);
-        side_.append(g.values[i]);
-      }
-      f.value = std::string_view(side_).substr(vstart);
-    }
-    headers_.push_back(sdk::to_c(f));
+    cgi_to_header_name(v.name.substr(kHttpPrefix.size()), side_);
+    headers_.push_back(sdk::to_c(sdk::Field{std::string_view(side_).substr(start), v.value}));
   }
   if (!content_type.empty()) headers_.push_back(sdk::to_c(sdk::Field{"Content-Type", content_type}));
   if (!content_length.empty()) headers_.push_back(sdk::to_c(sdk::Field{"Content-Length", content_length}));

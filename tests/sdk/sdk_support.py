@@ -39,7 +39,7 @@ INSTALL_PREFIX = os.environ.get("TESTS_INSTALL_PREFIX") or _cache("CMAKE_INSTALL
 LIBDIR = os.environ.get("TESTS_INSTALL_LIBDIR") or _cache("CMAKE_INSTALL_LIBDIR", "lib")
 ARCH_TRIPLET = os.environ.get("TESTS_LIBRARY_ARCHITECTURE", "")
 VERSION = os.environ.get("TESTS_VERSION", "0.1.0")
-PLUGINS = [p for p in os.environ.get("TESTS_PLUGINS", "python,http,uwsgi,lock_engines").split(",") if p]
+PLUGINS = [p for p in os.environ.get("TESTS_PLUGINS", "python,asgi,http,uwsgi,lock_engines").split(",") if p]
 
 
 def run(cmd, timeout=300, check=True, **kw):

@@ -16,7 +16,7 @@ import pytest
 
 from sdk_support import ARCH_TRIPLET, BUILD, CPACK, INSTALL_PREFIX, LIBDIR, PLUGINS, VERSION, run
 
-PACKAGE_OF = {"python": "trellis-plugin-python", "http": "trellis-plugin-http", "uwsgi": "trellis-plugin-uwsgi",
+PACKAGE_OF = {"python": "trellis-plugin-python", "asgi": "trellis-plugin-asgi", "http": "trellis-plugin-http", "uwsgi": "trellis-plugin-uwsgi",
               "lock_engines": "trellis-plugin-lock-engines"}
 PLUGIN_DIR = f"/usr/{LIBDIR}/trellis/plugins"
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k != "TRELLIS_PLUGIN_DIR"}

@@ -35,8 +35,6 @@ HttpSession::HttpSession(sdk::Connection conn, const SessionConfig& config)
   if (cap_ < 512) cap_ = 512;
   buf_ = std::make_unique_for_overwrite<char[]>(cap_);
   fields_.reserve(cfg_.parse.max_fields);
-  joined_.reserve(cfg_.parse.max_fields);
-  name_hash_.reserve(cfg_.parse.max_fields);
 }
 
 // ---- reading ---------------------------------------------------------------

@@ -141,8 +141,6 @@ class HttpSession final : public sdk::Session, public sdk::StreamSink {
   // Per request: the head the core copies, and what the response needs.
   trellis_request_head head_{};
   std::vector<trellis_field> fields_;
-  std::vector<std::uint8_t> joined_;      // per parsed field: already merged
-  std::vector<std::uint32_t> name_hash_;  // per parsed field: case-folded name hash
   std::string arena_;                     // decoded path, joined field values
   std::string if_modified_since_;         // copied: the buffer is reused during the body
   std::string_view conditional_method_;   // "GET", "HEAD" or "" (a literal)

@@ -28,7 +28,7 @@ bool list_has(std::string_view v, std::string_view lower) noexcept {
 void HttpSession::build_head() {
   const RequestHead& h = parser_.head();
   const char* base = buf_.get() + begin_;
-  // Decoded path and joined values are never longer than the head they
+  // The decoded path, the length and a joined Upgrade are never longer than the head they
   // come from, so this reserve means no reallocation below: views taken
   // into arena_ stay valid.
   arena_.clear();
@@ -73,70 +73,70 @@ void HttpSession::build_head() {
   r.path = sdk::to_c(path);
   if (h.has_query) r.query = sdk::to_c(h.query.in(base));
 
-  // Fields: names with '_' are dropped (in CGI form "X_Foo" would
-  // impersonate "X-Foo"); repeats are joined in order of arrival, Cookie
-  // with "; " (RFC 6265 §5.4), everything else with ", ".
+  // Fields: every one as received, in order, repeats kept (a runtime that
+  // wants one value per name, such as WSGI's environ, joins them itself).
+  // Names with '_' are dropped (in CGI form "X_Foo" would impersonate
+  // "X-Foo"). Content-Length is handed once, as the number the body is
+  // framed with; Host, with an absolute-form target, is that authority.
   const std::size_t count = h.fields.size();
   fields_.clear();
-  joined_.assign(count, 0);
-  // Repeats are found by comparing case-folded name hashes first, so many
-  // distinct fields of one length cost integer compares, not string ones.
-  name_hash_.resize(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    std::uint32_t hash = 2166136261u;  // FNV-1a over the lower-cased name
-    for (char ch : h.fields[i].name.in(base)) {
-      hash ^= static_cast<unsigned char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-      hash *= 16777619u;
-    }
-    name_hash_[i] = hash;
-  }
   std::string_view upgrade;
-  bool connection_upgrade = false;
+  std::size_t upgrade_at = 0, upgrade_count = 0;
+  bool connection_upgrade = false, have_length = false;
   for (std::size_t i = 0; i < count; ++i) {
-    if (joined_[i]) continue;
     std::string_view name = h.fields[i].name.in(base);
     if (name.find('_') != std::string_view::npos) continue;
     std::string_view value = h.fields[i].value.in(base);
-    // RFC 9112 §3.2.2: with an absolute-form target, its authority is the
-    // host, whatever the Host field said.
-    if (h.form == TargetForm::absolute && name.size() == 4 && iequals(name, "host")) value = h.authority.in(base);
-
-    std::size_t first_dup = 0;
-    for (std::size_t j = i + 1; j < count; ++j) {
-      if (name_hash_[j] == name_hash_[i] && h.fields[j].name.len == name.size() &&
-          iequals_any(h.fields[j].name.in(base), name)) {
-        first_dup = j;
+    switch (name.size()) {
+      case 4:
+        // RFC 9112 §3.2.2: with an absolute-form target, its authority is
+        // the host, whatever the Host field said.
+        if (h.form == TargetForm::absolute && iequals(name, "host")) value = h.authority.in(base);
         break;
-      }
+      case 14:
+        if (h.body == BodyKind::length && iequals(name, "content-length")) {
+          // "5, 5" or two identical lines were accepted as one length: the
+          // application sees that one number, once (CGI's CONTENT_LENGTH is
+          // digits).
+          if (have_length) continue;
+          have_length = true;
+          if (value.find(',') != std::string_view::npos || (value.size() > 1 && value[0] == '0')) {
+            char digits[24];
+            int n = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(h.content_length));
+            std::size_t at = arena_.size();
+            arena_.append(digits, static_cast<std::size_t>(n));
+            value = std::string_view(arena_.data() + at, static_cast<std::size_t>(n));
+          }
+        }
+        break;
+      // What the response side needs once the buffer is reused for the body.
+      case 17:
+        if (iequals(name, "if-modified-since") && if_modified_since_.empty()) if_modified_since_.assign(value);
+        break;
+      case 13:
+        if (iequals(name, "if-none-match")) if_none_match_ = true;
+        break;
+      case 7:
+        if (iequals(name, "upgrade")) {
+          // Repeated Upgrade lines are one list, as RFC 9110 §5.3 allows.
+          value = trim_ows(value);
+          if (upgrade_count++ == 0) {
+            upgrade = value;
+          } else {
+            if (upgrade_count == 2) {
+              upgrade_at = arena_.size();
+              arena_.append(upgrade);
+            }
+            arena_.append(", ").append(value);
+            upgrade = std::string_view(arena_.data() + upgrade_at, arena_.size() - upgrade_at);
+          }
+        }
+        break;
+      case 10:
+        if (iequals(name, "connection") && list_has(value, "upgrade")) connection_upgrade = true;
+        break;
+      default: break;
     }
-    if (first_dup) {
-      const std::string_view sep = iequals(name, "cookie") ? "; " : ", ";
-      std::size_t at = arena_.size();
-      arena_.append(value);
-      for (std::size_t j = first_dup; j < count; ++j) {
-        if (name_hash_[j] != name_hash_[i] || h.fields[j].name.len != name.size() ||
-            !iequals_any(h.fields[j].name.in(base), name))
-          continue;
-        joined_[j] = 1;
-        arena_.append(sep).append(h.fields[j].value.in(base));
-      }
-      value = std::string_view(arena_.data() + at, arena_.size() - at);
-    }
-    // "5, 5" or two identical lines were accepted as one length: the
-    // application sees that one number (CGI's CONTENT_LENGTH is digits).
-    if (h.body == BodyKind::length && name.size() == 14 && iequals(name, "content-length") &&
-        value.find(',') != std::string_view::npos) {
-      char digits[24];
-      int n = std::snprintf(digits, sizeof digits, "%lld", static_cast<long long>(h.content_length));
-      std::size_t at = arena_.size();
-      arena_.append(digits, static_cast<std::size_t>(n));
-      value = std::string_view(arena_.data() + at, static_cast<std::size_t>(n));
-    }
-    // What the response side needs once the buffer is reused for the body.
-    if (name.size() == 17 && iequals(name, "if-modified-since")) if_modified_since_.assign(value);
-    else if (name.size() == 13 && iequals(name, "if-none-match")) if_none_match_ = true;
-    else if (name.size() == 7 && iequals(name, "upgrade")) upgrade = trim_ows(value);
-    else if (name.size() == 10 && iequals(name, "connection")) connection_upgrade = list_has(value, "upgrade");
     fields_.push_back({sdk::to_c(name), sdk::to_c(value)});
   }
   r.headers = fields_.data();

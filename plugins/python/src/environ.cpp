@@ -118,23 +118,45 @@ PyObject* variable_key(std::string_view name) {
   return cached_key();
 }
 
+// A field already given a key in this environ: the protocol hands repeats
+// one by one (trellis_request_head), PEP 3333 wants one value, so they are
+// joined in order of arrival, Cookie with "; " (RFC 6265 §5.4), anything
+// else with ", " (RFC 9110 §5.3). Returns a new reference.
+PyObject* joined(PyObject* before, bool cookie, std::string_view more) {
+  g_scratch.assign(cookie ? "; " : ", ");
+  g_scratch.append(more);
+  Ref tail(latin1(g_scratch));
+  if (!tail) return nullptr;
+  return PyUnicode_Concat(before, tail.get());
+}
+
 bool add_headers(PyObject* env, const sdk::Request& r, bool keep_existing) {
   for (const sdk::Field f : r.headers) {
     PyObject* key;
+    bool content = true;
     if (ieq(f.name, "content-type")) {
       key = Py_NewRef(k.CONTENT_TYPE);
     } else if (ieq(f.name, "content-length")) {
       key = Py_NewRef(k.CONTENT_LENGTH);
     } else {
+      content = false;
       key = header_key(f.name);
       if (!key) {
         if (PyErr_Occurred()) return false;
         continue;
       }
     }
-    bool ok = put(env, key, value(f.value), keep_existing);
-    Py_DECREF(key);
-    if (!ok) return false;
+    Ref owned_key(key);
+    // Only a header's own key can be there already, or CONTENT_TYPE and
+    // CONTENT_LENGTH from a front end's variables (which win): HTTP_*
+    // variables are skipped when the request has headers.
+    PyObject* before = PyDict_GetItemWithError(env, key);  // borrowed
+    if (!before && PyErr_Occurred()) return false;
+    if (before && !(content && keep_existing)) {
+      if (!put(env, key, joined(before, !content && ieq(f.name, "cookie"), f.value), false)) return false;
+      continue;
+    }
+    if (!put(env, key, value(f.value), keep_existing)) return false;
   }
   return true;
 }
@@ -154,9 +176,10 @@ bool add_derived(PyObject* env, const sdk::Request& r, bool keep) {
 
 bool add_variables(PyObject* env, const sdk::Request& r) {
   for (const sdk::Field f : r.variables) {
-    // nginx sends one HTTP_* var per header line; the protocol has joined
-    // repeated ones in Request::headers, which add_derived() turns into the
-    // HTTP_* keys. Copying the vars here would keep only the last line.
+    // nginx sends one HTTP_* var per header line, and the protocol maps
+    // each to a header in Request::headers; add_derived() turns those into
+    // the HTTP_* keys, joining repeats. Copying the vars here would keep
+    // only the last line.
     if (!r.headers.empty() && f.name.starts_with("HTTP_")) continue;
     Ref key(variable_key(f.name));
     if (!key || !put(env, key.get(), value(f.value), false)) return false;

@@ -1,17 +1,16 @@
 // The exported entry: the option table (as data, for the core's parser)
 // and the factory.
 #include "python_plugin.hpp"
+#include "shared_options.hpp"
 
 namespace {
 
 const trellis_option_spec kOptions[] = {
     {"wsgi-file", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "FILE", "load the WSGI application from a Python file"},
-    {"module", "wsgi", 'w', TRELLIS_OPT_STRING, nullptr, "MOD[:CALLABLE]", "import the WSGI application from a module"},
-    {"callable", nullptr, 0, TRELLIS_OPT_STRING, "application", "NAME", "name of the WSGI callable"},
-    {"chdir", nullptr, 0, TRELLIS_OPT_STRING, nullptr, "DIR", "chdir to DIR before loading the application"},
-    {"pythonpath", "python-path,pp", 0, TRELLIS_OPT_LIST, nullptr, "DIR", "add DIR to sys.path (repeatable)"},
-    {"home", "virtualenv,venv,pyhome", 0, TRELLIS_OPT_STRING, nullptr, "DIR", "use the virtualenv in DIR"},
-    {"need-app", nullptr, 0, TRELLIS_OPT_FLAG, "true", nullptr, "refuse to start when the application cannot be loaded"},
+    // asgi declares "module" too (no alias): with both loaded, --module is
+    // the WSGI application's and asgi takes --asgi-file/--asgi-module.
+    {"module", "wsgi", 'w', TRELLIS_OPT_STRING, nullptr, "MOD[:CALLABLE]", "import the application from a module"},
+    TRELLIS_PYTHON_SHARED_OPTIONS,
 };
 
 }  // namespace

@@ -112,7 +112,7 @@ sdk::Status PythonPlugin::load_application() noexcept {
   return host_guard(host_, "python: internal error while loading the application", [&] {
     settings_ = read_settings(host_);
     if (app_) return sdk::Status::ok;
-    if (settings_.wsgi_file.empty() && settings_.module.empty() && !settings_.need_app) {
+    if (settings_.file.empty() && settings_.module.empty() && !settings_.need_app) {
       host_.log(sdk::LogLevel::warn, "python: no application configured");
       return sdk::Status::ok;
     }

@@ -1,22 +1,14 @@
-// The plugin's options, read once from the host. No Python here: this runs
-// in the master too.
+// The WSGI plugin's options, read once from the host. No Python here: this
+// runs in the master too.
 #pragma once
-
-#include <string>
-#include <vector>
 
 #include <trellis/host.hpp>
 
+#include "app_settings.hpp"
+
 namespace trellis::python {
 
-struct Settings {
-  std::string wsgi_file;                // --wsgi-file
-  std::string module;                   // --module, without ":callable"
-  std::string callable = "application";  // --callable, or the part after ':'
-  std::string chdir;                    // --chdir
-  std::vector<std::string> pythonpath;  // --pythonpath, in order
-  std::string home;                     // --home: a virtualenv
-  bool need_app = true;
+struct Settings : AppSettings {
   // Core options that shape environ.
   int threads = 1;
   int processes = 1;

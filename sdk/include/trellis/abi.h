@@ -171,8 +171,11 @@ typedef struct trellis_request_head {
      proxy protocol, uwsgi's REMOTE_ADDR); empty: the connection's peer. */
   trellis_str remote_addr;
   trellis_str remote_port;
-  /* Header fields, names as sent (compare case-insensitively), repeats
-     joined with ", " (Cookie with "; "), in order of arrival. */
+  /* Header fields as received: names as sent (compare case-insensitively),
+     one entry per field line, in order of arrival, repeats kept (a runtime
+     that wants one value per name joins them: ", ", Cookie "; "). A
+     protocol may settle the fields it interprets itself (HTTP hands
+     Content-Length once, as the framed length, and drops names with '_'). */
   const trellis_field* headers;
   size_t header_count;
   /* Variables a front end computed and passed along (a uwsgi vars block:

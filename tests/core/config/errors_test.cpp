@@ -126,6 +126,50 @@ TEST(Errors, DuplicateDeclarationsAreReported) {
   EXPECT_EQ(error_of([&] { resolve(boot({}), shorts); }).kind, Kind::declaration);
 }
 
+TEST(Errors, TwoPluginsMayDeclareTheSameOptionAlike) {
+  // python and asgi both take --module, --chdir, --pythonpath: one option.
+  auto options = core_options();
+  options.push_back(def("module", TRELLIS_OPT_STRING, "python", {"wsgi"}, 'w'));
+  options.push_back(def("pythonpath", TRELLIS_OPT_LIST, "python", {"pp"}));
+  options.push_back(def("module", TRELLIS_OPT_STRING, "asgi", {"app-module"}));
+  options.push_back(def("pythonpath", TRELLIS_OPT_LIST, "asgi", {"pp", "python-path"}));
+  const auto config = resolve(boot({"--app-module", "a:app", "--wsgi", "b:app", "--pp", "/x", "--python-path=/y"}), options);
+  // The last of the three names wins; every name reaches the one option.
+  EXPECT_EQ(config.get("module"), "b:app");
+  EXPECT_EQ(values(config, "pythonpath"), (std::vector<std::string>{"/x", "/y"}));
+  const auto by_alias = resolve(boot({"--module", "c:app"}), options);
+  EXPECT_EQ(by_alias.get("module"), "c:app");
+  // The core's own options are never shared.
+  auto core = core_options();
+  core.push_back(def("threads", TRELLIS_OPT_INT, "python", {}, 0, "1"));
+  EXPECT_STREQ(error_of([&] { resolve(boot({}), core); }).what(), "option 'threads' is declared by both 'core' and 'python'");
+}
+
+TEST(Errors, TwoPluginsDeclaringOneOptionDifferentlyAreRefused) {
+  auto types = core_options();
+  types.push_back(def("module", TRELLIS_OPT_STRING, "python"));
+  types.push_back(def("module", TRELLIS_OPT_LIST, "asgi"));
+  const auto e = error_of([&] { resolve(boot({}), types); });
+  EXPECT_EQ(e.kind, Kind::declaration);
+  EXPECT_STREQ(e.what(), "option 'module' is declared by both 'python' and 'asgi' with different types or defaults");
+
+  auto defaults = core_options();
+  defaults.push_back(def("callable", TRELLIS_OPT_STRING, "python", {}, 0, "application"));
+  defaults.push_back(def("callable", TRELLIS_OPT_STRING, "asgi", {}, 0, "app"));
+  EXPECT_EQ(error_of([&] { resolve(boot({}), defaults); }).kind, Kind::declaration);
+
+  auto shorts = core_options();
+  shorts.push_back(def("module", TRELLIS_OPT_STRING, "python", {}, 'w'));
+  shorts.push_back(def("module", TRELLIS_OPT_STRING, "asgi", {}, 'm'));
+  EXPECT_EQ(error_of([&] { resolve(boot({}), shorts); }).kind, Kind::declaration);
+
+  // An alias of one plugin that is another plugin's option is still a clash.
+  auto alias = core_options();
+  alias.push_back(def("module", TRELLIS_OPT_STRING, "python"));
+  alias.push_back(def("asgi-module", TRELLIS_OPT_STRING, "asgi", {"module"}));
+  EXPECT_EQ(error_of([&] { resolve(boot({}), alias); }).kind, Kind::declaration);
+}
+
 TEST(Errors, BadDefaultIsTheDeclarersFault) {
   auto options = core_options();
   options.push_back(def("backlog", TRELLIS_OPT_INT, "http", {}, 0, "lots"));

@@ -114,18 +114,21 @@ TEST(RequestMapper, HeaderNamesAreRebuilt) {
   EXPECT_EQ(out, "Sec-Ch-Ua-Mobile");
 }
 
-TEST(RequestMapper, RepeatedHeadersAreJoined) {
+TEST(RequestMapper, RepeatedHeadersAreKeptInOrder) {
   Vars vars = {{"HTTP_ACCEPT", "text/html"}, {"HTTP_COOKIE", "a=1"}, {"HTTP_ACCEPT", "*/*"},
                {"HTTP_COOKIE", "b=2"}, {"HTTP_ACCEPT", "x/y"}, {"HTTP_", "ignored: no name"}};
   auto f = fields(vars);
   RequestMapper m;
   trellis_request_head head;
   sdk::Request r = mapped(m, f, 0, head);
-  ASSERT_EQ(r.headers.size(), 2u);
-  EXPECT_EQ(r.headers[0].name, "Accept");
-  EXPECT_EQ(r.headers[0].value, "text/html, */*, x/y");
-  EXPECT_EQ(r.headers[1].name, "Cookie");
-  EXPECT_EQ(r.headers[1].value, "a=1; b=2");
+  // One header per var, as nginx sent them: a runtime joins if it wants to.
+  ASSERT_EQ(r.headers.size(), 5u);
+  const char* want[][2] = {{"Accept", "text/html"}, {"Cookie", "a=1"}, {"Accept", "*/*"}, {"Cookie", "b=2"},
+                           {"Accept", "x/y"}};
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(r.headers[i].name, want[i][0]) << i;
+    EXPECT_EQ(r.headers[i].value, want[i][1]) << i;
+  }
 }
 
 TEST(RequestMapper, ManyHeadersKeepTheirViews) {
@@ -142,11 +145,14 @@ TEST(RequestMapper, ManyHeadersKeepTheirViews) {
   RequestMapper m;
   trellis_request_head head;
   sdk::Request r = mapped(m, f, 0, head);
-  ASSERT_EQ(r.headers.size(), 500u);
+  ASSERT_EQ(r.headers.size(), 550u);
   for (int i = 0; i < 500; ++i) {
     EXPECT_EQ(r.headers[static_cast<std::size_t>(i)].name, "X-H" + std::to_string(i));
   }
-  EXPECT_EQ(r.headers[7].value.substr(0, 9), "v7, again");
+  for (std::size_t i = 500; i < 550; ++i) {
+    EXPECT_EQ(r.headers[i].name, "X-H7");
+    EXPECT_EQ(r.headers[i].value, "again");
+  }
 }
 
 struct SchemeCase {

@@ -5,7 +5,7 @@
 #include <trellis/host.hpp>
 #include <trellis/status.hpp>
 
-#include "settings.hpp"
+#include "app_settings.hpp"
 
 namespace trellis::python::interpreter {
 
@@ -17,7 +17,7 @@ void make_libpython_global(sdk::Host& host) noexcept;
 // Starts CPython in this process if nobody did yet (chdir, virtualenv,
 // sys.path). Returns with the GIL held by the calling thread in both cases;
 // call release() when done.
-sdk::Status acquire(const Settings& settings, sdk::Host& host) noexcept;
+sdk::Status acquire(const AppSettings& settings, sdk::Host& host) noexcept;
 void release() noexcept;
 
 bool started() noexcept;

@@ -23,10 +23,10 @@ PyGILState_STATE g_fork_state;
 
 // Everything in this file runs inside noexcept functions: messages go
 // through fixed buffers (Host::logf), never a std::string that could throw.
-void log_status(sdk::Host& host, const char* what, const PyStatus& st) {
+void log_status(sdk::Host& host, const char* who, const char* what, const PyStatus& st) {
   char exit_code[32] = "";
   if (PyStatus_IsExit(st)) std::snprintf(exit_code, sizeof exit_code, " (exit code %d)", st.exitcode);
-  host.logf(sdk::LogLevel::error, "python: %s failed%s%s%s%s%s", what, st.func ? " in " : "", st.func ? st.func : "",
+  host.logf(sdk::LogLevel::error, "%s: %s failed%s%s%s%s%s", who, what, st.func ? " in " : "", st.func ? st.func : "",
             st.err_msg ? ": " : "", st.err_msg ? st.err_msg : "", exit_code);
 }
 
@@ -45,7 +45,7 @@ bool prepend_sys_path(const std::string& entry) {
   return PyList_Insert(path, 0, item.get()) == 0;
 }
 
-sdk::Status start(const Settings& s, sdk::Host& host) noexcept {
+sdk::Status start(const AppSettings& s, sdk::Host& host) noexcept {
   // Python finds its prefix (and a virtualenv, through the pyvenv.cfg next
   // to it) from the executable. Name the system Python explicitly: the first
   // python3 on PATH may be another installation entirely.
@@ -53,7 +53,7 @@ sdk::Status start(const Settings& s, sdk::Host& host) noexcept {
   int len = s.home.empty() ? std::snprintf(executable, sizeof executable, "%s", TRELLIS_PYTHON_EXECUTABLE)
                            : std::snprintf(executable, sizeof executable, "%s/bin/python3", s.home.c_str());
   if (len < 0 || static_cast<std::size_t>(len) >= sizeof executable) {
-    host.log(sdk::LogLevel::error, "python: --home is longer than PATH_MAX");
+    host.logf(sdk::LogLevel::error, "%s: --home is longer than PATH_MAX", s.plugin.c_str());
     return sdk::Status::app_error;
   }
   PyConfig config;
@@ -70,7 +70,7 @@ sdk::Status start(const Settings& s, sdk::Host& host) noexcept {
   if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
   PyConfig_Clear(&config);
   if (PyStatus_Exception(st)) {
-    log_status(host, "interpreter initialisation", st);
+    log_status(host, s.plugin.c_str(), "interpreter initialisation", st);
     return sdk::Status::app_error;
   }
   g_started_here = true;
@@ -92,11 +92,11 @@ void make_libpython_global(sdk::Host& host) noexcept {
   }
 }
 
-sdk::Status acquire(const Settings& s, sdk::Host& host) noexcept {
+sdk::Status acquire(const AppSettings& s, sdk::Host& host) noexcept {
   // Before Python starts, so relative paths (wsgi-file, sys.path[0]) and
   // the application's own open() calls see the directory asked for.
   if (!s.chdir.empty() && ::chdir(s.chdir.c_str()) != 0) {
-    host.logf(sdk::LogLevel::error, "python: chdir(%s) failed", s.chdir.c_str());
+    host.logf(sdk::LogLevel::error, "%s: chdir(%s) failed", s.plugin.c_str(), s.chdir.c_str());
     return sdk::Status::app_error;
   }
   if (!Py_IsInitialized()) {
@@ -108,7 +108,7 @@ sdk::Status acquire(const Settings& s, sdk::Host& host) noexcept {
   for (auto it = s.pythonpath.rbegin(); it != s.pythonpath.rend(); ++it) {
     if (!prepend_sys_path(*it)) {
       PyErr_Clear();
-      host.logf(sdk::LogLevel::error, "python: cannot add %s to sys.path", it->c_str());
+      host.logf(sdk::LogLevel::error, "%s: cannot add %s to sys.path", s.plugin.c_str(), it->c_str());
     }
   }
   return sdk::Status::ok;

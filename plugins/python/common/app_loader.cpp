@@ -92,29 +92,47 @@ PyObject* lookup(PyObject* module, const std::string& dotted) {
 
 }  // namespace
 
-PyObject* load_app(const Settings& s, sdk::Host& host) {
-  const bool from_file = !s.wsgi_file.empty();
-  const std::string& source = from_file ? s.wsgi_file : s.module;
+PyObject* load_app(const AppSettings& s, sdk::Host& host) {
+  const bool from_file = !s.file.empty();
+  const std::string& source = from_file ? s.file : s.module;
+  const std::string who = s.plugin + ": ";
   if (source.empty()) {
-    host.log(sdk::LogLevel::error, "python: no application configured");
+    host.log(sdk::LogLevel::error, who + "no application configured");
     return nullptr;
   }
-  Ref module(from_file ? exec_file(s.wsgi_file) : import_module(s.module));
+  Ref module(from_file ? exec_file(s.file) : import_module(s.module));
   if (!module) {
-    log_exception(host, "python: cannot load " + std::string(from_file ? "wsgi-file " : "module ") + source);
+    log_exception(host, who + "cannot load " + (from_file ? s.file_option + " " : std::string("module ")) + source);
     return nullptr;
   }
-  Ref app(lookup(module.get(), s.callable));
+  // --callable (or MOD:NAME), else the first default name the module has.
+  std::string callable = s.callable;
+  if (callable.empty()) {
+    for (const auto& name : s.default_callables) {
+      int has = PyObject_HasAttrString(module.get(), name.c_str());
+      if (has > 0) {
+        callable = name;
+        break;
+      }
+    }
+    if (callable.empty()) {
+      std::string names;
+      for (const auto& name : s.default_callables) names += (names.empty() ? "'" : " or '") + name + "'";
+      host.log(sdk::LogLevel::error, who + source + " has no callable " + names + " (name it with --callable)");
+      return nullptr;
+    }
+  }
+  Ref app(lookup(module.get(), callable));
   if (!app) {
-    log_exception(host, "python: " + source + " has no callable '" + s.callable + "'");
+    log_exception(host, who + source + " has no callable '" + callable + "'");
     return nullptr;
   }
   if (!PyCallable_Check(app.get())) {
     host.log(sdk::LogLevel::error,
-             "python: " + source + ":" + s.callable + " is not callable (" + Py_TYPE(app.get())->tp_name + ")");
+             who + source + ":" + callable + " is not callable (" + Py_TYPE(app.get())->tp_name + ")");
     return nullptr;
   }
-  host.log(sdk::LogLevel::info, "python: loaded " + source + ":" + s.callable);
+  host.log(sdk::LogLevel::info, who + "loaded " + source + ":" + callable);
   return app.release();
 }
 
