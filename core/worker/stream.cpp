@@ -465,21 +465,28 @@ trellis_status Stream::write(const trellis_chunk* chunks, std::size_t count, boo
   } else {
     Op op{OpKind::write};
     op.last = last;
-    try {
-      if (!copy_chunks(chunks, count, op.bytes, op.chunks)) return TRELLIS_IO_ERROR;
-    } catch (...) {
-      return TRELLIS_INTERNAL_ERROR;
-    }
-    op.counted = op.bytes.size();
-    pending_out_.fetch_add(op.counted, std::memory_order_relaxed);
-    if (!enqueue(std::move(op))) return TRELLIS_INTERNAL_ERROR;
+    trellis_status st = enqueue_output(std::move(op), chunks, count);
+    if (st != TRELLIS_OK) return st;
   }
-  if (over_high_water()) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    writable_wanted_ = true;
-    return TRELLIS_AGAIN;
+  return output_accepted();
+}
+
+trellis_status Stream::enqueue_output(Op&& op, const trellis_chunk* chunks, std::size_t count) noexcept {
+  try {
+    if (!copy_chunks(chunks, count, op.bytes, op.chunks)) return TRELLIS_IO_ERROR;
+  } catch (...) {
+    return TRELLIS_INTERNAL_ERROR;
   }
-  return TRELLIS_OK;
+  op.counted = op.bytes.size();
+  pending_out_.fetch_add(op.counted, std::memory_order_relaxed);
+  return enqueue(std::move(op)) ? TRELLIS_OK : TRELLIS_INTERNAL_ERROR;
+}
+
+trellis_status Stream::output_accepted() noexcept {
+  if (!over_high_water()) return TRELLIS_OK;
+  std::lock_guard<std::mutex> lock(mutex_);
+  writable_wanted_ = true;  // WRITABLE (or wait_writable) once it drained
+  return TRELLIS_AGAIN;
 }
 
 trellis_status Stream::do_write(const trellis_chunk* chunks, std::size_t count, bool last) noexcept {
@@ -602,21 +609,10 @@ trellis_status Stream::send_message(std::uint32_t flags, const trellis_chunk* ch
   } else {
     Op op{OpKind::message};
     op.flags = flags;
-    try {
-      if (!copy_chunks(chunks, count, op.bytes, op.chunks)) return TRELLIS_IO_ERROR;
-    } catch (...) {
-      return TRELLIS_INTERNAL_ERROR;
-    }
-    op.counted = op.bytes.size();
-    pending_out_.fetch_add(op.counted, std::memory_order_relaxed);
-    if (!enqueue(std::move(op))) return TRELLIS_INTERNAL_ERROR;
+    trellis_status st = enqueue_output(std::move(op), chunks, count);
+    if (st != TRELLIS_OK) return st;
   }
-  if (over_high_water()) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    writable_wanted_ = true;
-    return TRELLIS_AGAIN;
-  }
-  return TRELLIS_OK;
+  return output_accepted();
 }
 
 trellis_status Stream::do_message(std::uint32_t flags, const trellis_chunk* chunks, std::size_t count) noexcept {

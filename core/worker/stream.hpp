@@ -183,6 +183,12 @@ class Stream {
   // Queues `op` for the loop (any thread but the loop's, or the loop when
   // calls are already queued). False: out of memory.
   bool enqueue(Op&& op) noexcept;
+  // Body or message bytes from a thread not the loop's: copied into `op`,
+  // counted as pending output, queued for the loop to send.
+  trellis_status enqueue_output(Op&& op, const trellis_chunk* chunks, std::size_t count) noexcept;
+  // After output was taken: OK, or AGAIN over the high-water mark (the
+  // runtime is woken once it drained).
+  trellis_status output_accepted() noexcept;
   void apply(Op& op) noexcept;
   void apply_all() noexcept;
   // The same calls on the loop thread, at once.
