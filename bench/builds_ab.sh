@@ -29,27 +29,7 @@ for side in new old; do
   MASTER[${!up_var}]=$SERVER_PID
 done
 
-mkdir -p "$WORK/nginx/logs"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-user $(id -un) $(id -gn);
-worker_processes 2;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/client_body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  include /etc/nginx/uwsgi_params;
-  server { listen 127.0.0.1:$front_new; location / { uwsgi_pass 127.0.0.1:$up_new; } }
-  server { listen 127.0.0.1:$front_old; location / { uwsgi_pass 127.0.0.1:$up_old; } }
-}
-CONF
-start_server nginx /usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+start_nginx_uwsgi 2 "$front_new:$up_new" "$front_old:$up_old"
 MASTER[$front_new]=${MASTER[$up_new]}   # CPU time: the backend, not nginx
 MASTER[$front_old]=${MASTER[$up_old]}
 for p in $port_new $port_old $front_new $front_old; do wait_http "http://127.0.0.1:$p/"; done

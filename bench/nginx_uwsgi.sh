@@ -26,29 +26,7 @@ build_floor
 start_server floor "$FLOOR" uwsgi "$up_f" $PROCS
 master_f=$SERVER_PID
 
-mkdir -p "$WORK/nginx/logs"
-# "user" only matters when nginx starts as root: keep the workers as the current user.
-cat >"$WORK/nginx/nginx.conf" <<CONF
-user $(id -un) $(id -gn);
-worker_processes $NGINX_WORKERS;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/client_body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  include /etc/nginx/uwsgi_params;
-  server { listen 127.0.0.1:$front_t; location / { uwsgi_pass 127.0.0.1:$up_t; } }
-  server { listen 127.0.0.1:$front_u; location / { uwsgi_pass 127.0.0.1:$up_u; } }
-  server { listen 127.0.0.1:$front_f; location / { uwsgi_pass 127.0.0.1:$up_f; } }
-}
-CONF
-start_server nginx /usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+start_nginx_uwsgi "$NGINX_WORKERS" "$front_t:$up_t" "$front_u:$up_u" "$front_f:$up_f"
 for p in $front_t $front_u $front_f; do wait_http "http://127.0.0.1:$p/"; done
 for p in $front_t $front_u $front_f; do wrk "${WRK[@]}" -d1s "http://127.0.0.1:$p/" >/dev/null; done   # warm-up
 

@@ -93,6 +93,36 @@ cpu_ticks() {
     awk '{ u += $1; s += $2 } END { print u + 0, s + 0 }'
 }
 
+# start_nginx_uwsgi WORKERS FRONT:UPSTREAM...: nginx with WORKERS worker
+# processes in $WORK/nginx, one server per pair: listening on 127.0.0.1:FRONT,
+# uwsgi_pass to 127.0.0.1:UPSTREAM. Sets SERVER_PID to nginx's master.
+start_nginx_uwsgi() {
+  local workers=$1 pair servers=""; shift
+  for pair in "$@"; do
+    servers+="  server { listen 127.0.0.1:${pair%%:*}; location / { uwsgi_pass 127.0.0.1:${pair##*:}; } }"$'\n'
+  done
+  mkdir -p "$WORK/nginx/logs"
+  # "user" only matters when nginx starts as root: keep the workers as the current user.
+  cat >"$WORK/nginx/nginx.conf" <<CONF
+user $(id -un) $(id -gn);
+worker_processes $workers;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/client_body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  include /etc/nginx/uwsgi_params;
+$servers}
+CONF
+  start_server nginx /usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf"
+}
+
 # run_wrk TABLE SCENARIO SERVER ROUND URL [WRK ARGS...]: one bounded wrk run;
 # appends a line to $RESULTS (see lib/wrk_report.lua for the fields). With
 # CPU_OF=PID set, also the CPU time PID's process tree used per request
