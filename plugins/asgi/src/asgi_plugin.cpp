@@ -103,20 +103,7 @@ sdk::Status AsgiPlugin::after_fork_child(const sdk::WorkerIdentity&) noexcept {
   return sdk::Status::ok;
 }
 
-void AsgiPlugin::worker_shutdown() noexcept {
-  if (!python::interpreter::started()) return;
-  PyGILState_STATE g = PyGILState_Ensure();
-  host_guard(host_, "asgi: internal error at worker shutdown", [&] {
-    Ref atexit(PyImport_ImportModule("atexit"));
-    if (!atexit || !Ref(PyObject_CallMethod(atexit.get(), "_run_exitfuncs", nullptr)))
-      log_exception(host_, "asgi: atexit handlers failed");
-    for (const char* stream : {"stdout", "stderr"}) {
-      PyObject* f = PySys_GetObject(stream);  // borrowed
-      if (f && f != Py_None && !Ref(PyObject_CallMethod(f, "flush", nullptr))) PyErr_Clear();
-    }
-  });
-  PyGILState_Release(g);
-}
+void AsgiPlugin::worker_shutdown() noexcept { python::interpreter::run_exit_handlers(host_, "asgi"); }
 
 sdk::Status AsgiPlugin::load_application() noexcept {
   return host_guard(host_, "asgi: internal error while loading the application", [&] {

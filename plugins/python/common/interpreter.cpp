@@ -2,6 +2,9 @@
 
 #include "interpreter.hpp"
 
+#include "exception_boundary.hpp"
+#include "traceback.hpp"
+
 #include <dlfcn.h>
 #include <limits.h>
 #include <unistd.h>
@@ -144,6 +147,23 @@ void after_fork_child() noexcept {
   // Resets the GIL and the import lock, forgets the parent's other threads.
   PyOS_AfterFork_Child();
   PyGILState_Release(g_fork_state);
+}
+
+void run_exit_handlers(sdk::Host& host, const char* plugin) noexcept {
+  if (!started()) return;
+  PyGILState_STATE gil = PyGILState_Ensure();
+  char where[64], failed[64];
+  std::snprintf(where, sizeof where, "%s: internal error at worker shutdown", plugin);
+  std::snprintf(failed, sizeof failed, "%s: atexit handlers failed", plugin);
+  host_guard(host, where, [&] {
+    Ref atexit(PyImport_ImportModule("atexit"));
+    if (!atexit || !Ref(PyObject_CallMethod(atexit.get(), "_run_exitfuncs", nullptr))) log_exception(host, failed);
+    for (const char* stream : {"stdout", "stderr"}) {
+      PyObject* f = PySys_GetObject(stream);  // borrowed
+      if (f && f != Py_None && !Ref(PyObject_CallMethod(f, "flush", nullptr))) PyErr_Clear();
+    }
+  });
+  PyGILState_Release(gil);
 }
 
 }  // namespace trellis::python::interpreter

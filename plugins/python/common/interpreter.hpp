@@ -29,4 +29,10 @@ void before_fork() noexcept;
 void after_fork_parent() noexcept;
 void after_fork_child() noexcept;
 
+// At a worker's end, what a normal interpreter exit would do for the
+// application (atexit handlers flushing metrics or closing pools, buffered
+// stdout and stderr). Not Py_FinalizeEx(): it waits for every non-daemon
+// thread the app started. Takes the GIL; `plugin` prefixes the messages.
+void run_exit_handlers(sdk::Host& host, const char* plugin) noexcept;
+
 }  // namespace trellis::python::interpreter

@@ -86,22 +86,7 @@ sdk::Status PythonPlugin::after_fork_child(const sdk::WorkerIdentity&) noexcept 
   });
 }
 
-void PythonPlugin::worker_shutdown() noexcept {
-  if (!interpreter::started()) return;
-  Gil gil;
-  host_guard(host_, "python: internal error at worker shutdown", [&] {
-    // What a normal interpreter exit would do for the application (atexit
-    // handlers flushing metrics or closing pools, buffered stdout). Not
-    // Py_FinalizeEx(): it waits for every non-daemon thread the app started.
-    Ref atexit(PyImport_ImportModule("atexit"));
-    if (!atexit || !Ref(PyObject_CallMethod(atexit.get(), "_run_exitfuncs", nullptr)))
-      log_exception(host_, "python: atexit handlers failed");
-    for (const char* stream : {"stdout", "stderr"}) {
-      PyObject* f = PySys_GetObject(stream);  // borrowed
-      if (f && f != Py_None && !Ref(PyObject_CallMethod(f, "flush", nullptr))) PyErr_Clear();
-    }
-  });
-}
+void PythonPlugin::worker_shutdown() noexcept { interpreter::run_exit_handlers(host_, "python"); }
 
 bool PythonPlugin::prepare_python() noexcept {
   return input_stream::init_type() && errors_stream::init_type() && file_wrapper::init_type() &&
