@@ -304,6 +304,14 @@ trellis_status Stream::message(std::uint32_t flags, const char* data, std::size_
 void Stream::end_protocol_side() noexcept {
   if (!protocol_open_) return;
   protocol_open_ = false;
+  // No summary from the protocol (the connection died between the last
+  // body bytes and the runtime's finish, or the stream was cut short): the
+  // request log and the stats still get the status the runtime answered and
+  // the body bytes handed to the protocol, as 0.1 logged them.
+  if (summary_.status == 0 && handed_status_ != 0) {
+    summary_.status = handed_status_;
+    summary_.body_bytes = handed_body_bytes_;
+  }
   sink_ = nullptr;
   if (conn_) conn_->remove_stream(this);
   release();
@@ -451,7 +459,18 @@ trellis_status Stream::start(const trellis_response_head* head) noexcept {
 
 trellis_status Stream::do_start(const trellis_response_head* head) noexcept {
   if (!sink_) return TRELLIS_CLOSED;
-  return sink_->on_start(sink_self_, head);
+  trellis_status st = sink_->on_start(sink_self_, head);
+  if (st == TRELLIS_OK) {
+    // The status line starts with its three digits (checked by check_head).
+    int code = 0;
+    for (std::size_t i = 0; i < 3 && i < head->status.len; ++i) {
+      char c = head->status.ptr[i];
+      if (c < '0' || c > '9') break;
+      code = code * 10 + (c - '0');
+    }
+    handed_status_ = code;
+  }
+  return st;
 }
 
 trellis_status Stream::write(const trellis_chunk* chunks, std::size_t count, bool last) noexcept {
@@ -491,7 +510,10 @@ trellis_status Stream::output_accepted() noexcept {
 
 trellis_status Stream::do_write(const trellis_chunk* chunks, std::size_t count, bool last) noexcept {
   if (!sink_) return TRELLIS_CLOSED;
-  return sink_->on_data(sink_self_, chunks, count, last ? 1 : 0);
+  trellis_status st = sink_->on_data(sink_self_, chunks, count, last ? 1 : 0);
+  if (st == TRELLIS_OK)
+    for (std::size_t i = 0; i < count; ++i) handed_body_bytes_ += chunks[i].len;
+  return st;
 }
 
 std::size_t Stream::unsent() const noexcept {

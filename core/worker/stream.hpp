@@ -259,6 +259,9 @@ class Stream {
 
  private:
   trellis_response_summary summary_{sizeof(trellis_response_summary), 0, 0, 0};
+  // What went to the protocol (loop thread): the summary's fallback.
+  int handed_status_ = 0;
+  std::uint64_t handed_body_bytes_ = 0;
 };
 
 }  // namespace trellis::core
